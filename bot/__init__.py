@@ -1,0 +1,1 @@
+"""The Telegram bot and the ``digitbot`` command line."""

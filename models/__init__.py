@@ -1,0 +1,1 @@
+"""The trained models that ship with digitbot (data only: the files beside this one)."""

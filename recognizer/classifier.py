@@ -1,0 +1,149 @@
+"""The trained CNN behind a fast, thread-safe batch predict.
+
+Keras ``model.predict`` costs about 100 ms per call on this machine whatever the batch
+size, which would dominate the reply time, so the bot runs the exported LiteRT
+(``.tflite``) model: one interpreter call per photo for all of its digits. A ``.keras``
+file still works (for a model that was never exported), through a direct call of the
+model rather than ``predict``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .types import ModelLoadError
+
+#: The shipped model, relative to the installed ``models`` package.
+SHIPPED_MODEL_NAME = "digitbot-v1.tflite"
+
+#: Interpreter threads: one per call keeps the bot's worker pool the unit of parallelism.
+INTERPRETER_THREADS = 1
+
+
+def shipped_model_path() -> Path:
+    """Where the model that ships with the package lives (installed or in a checkout)."""
+    import models  # the data package that holds the shipped model files
+
+    return Path(models.__file__).resolve().parent / SHIPPED_MODEL_NAME
+
+
+def model_card_path(model_path: Path) -> Path:
+    """The JSON model card that sits beside a model file (same stem, ``.json``)."""
+    return model_path.with_suffix(".json")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What the model card says about a model; empty fields where there is no card."""
+
+    path: Path
+    version: str
+    test_accuracy: float | None
+    created: str | None
+    card: dict[str, Any]
+
+
+def read_model_info(model_path: Path) -> ModelInfo:
+    card_file = model_card_path(model_path)
+    card: dict[str, Any] = {}
+    if card_file.is_file():
+        try:
+            card = json.loads(card_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            card = {}
+    metrics = card.get("test_metrics") or {}
+    return ModelInfo(
+        path=model_path,
+        version=str(card.get("version", model_path.stem)),
+        test_accuracy=metrics.get("accuracy"),
+        created=card.get("created"),
+        card=card,
+    )
+
+
+class Classifier:
+    """Predicts the ten digit probabilities of a batch of 28x28 crops (ink = 255)."""
+
+    def __init__(self, path: Path, runner: _Runner) -> None:
+        self.path = path
+        self._runner = runner
+        self._lock = threading.Lock()
+        self.info = read_model_info(path)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Classifier:
+        """Load a ``.tflite`` or ``.keras`` model; raise ModelLoadError with the reason."""
+        model_path = Path(path) if path is not None else shipped_model_path()
+        if not model_path.is_file():
+            raise ModelLoadError(f"model file not found: {model_path}")
+        suffix = model_path.suffix.lower()
+        try:
+            if suffix == ".tflite":
+                runner: _Runner = _LiteRTRunner(model_path)
+            elif suffix == ".keras":
+                runner = _KerasRunner(model_path)
+            else:
+                raise ModelLoadError(
+                    f"unsupported model file {model_path.name}: expected .tflite or .keras"
+                )
+            classifier = cls(model_path, runner)
+            # A truncated or foreign file can load and still fail on first use: prove it now.
+            probe = classifier.predict(np.zeros((1, 28, 28), dtype=np.uint8))
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # any library's own error means the file is unusable
+            raise ModelLoadError(f"cannot load model {model_path}: {exc}") from exc
+        if probe.shape != (1, 10) or not np.isfinite(probe).all():
+            raise ModelLoadError(f"{model_path} is not a 10-class digit model")
+        return classifier
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """Probabilities (N, 10) float32 for crops (N, 28, 28) uint8; one model call."""
+        crops = np.asarray(crops)
+        if crops.ndim != 3 or crops.shape[1:] != (28, 28):
+            raise ValueError(f"expected crops of shape (N, 28, 28), got {crops.shape}")
+        if len(crops) == 0:
+            return np.zeros((0, 10), dtype=np.float32)
+        batch = (crops.astype(np.float32) / 255.0)[..., None]
+        with self._lock:
+            return self._runner.run(batch)
+
+
+class _Runner:
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _LiteRTRunner(_Runner):
+    def __init__(self, path: Path) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interpreter = Interpreter(model_path=str(path), num_threads=INTERPRETER_THREADS)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch = 0
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) != self._batch:
+            self._interpreter.resize_tensor_input(self._input, batch.shape, strict=False)
+            self._interpreter.allocate_tensors()
+            self._batch = len(batch)
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return np.array(self._interpreter.get_tensor(self._output), dtype=np.float32)
+
+
+class _KerasRunner(_Runner):
+    def __init__(self, path: Path) -> None:
+        import keras
+
+        self._model = keras.saving.load_model(path, compile=False, safe_mode=True)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self._model(batch, training=False), dtype=np.float32)

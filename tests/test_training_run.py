@@ -1,0 +1,134 @@
+"""A short real training run: it learns, exports, and the exported models agree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.cli import main
+from recognizer.classifier import Classifier
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory, mnist_path: Path) -> Path:
+    out = tmp_path_factory.mktemp("train")
+    code = main(
+        [
+            "train",
+            "--epochs",
+            "1",
+            "--limit",
+            "4000",
+            "--data",
+            str(mnist_path),
+            "--out",
+            str(out),
+            "--version",
+            "t1",
+            "--progress-file",
+            str(out / "progress.jsonl"),
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_short_run_learns(small_run: Path) -> None:
+    card = json.loads((small_run / "digitbot-t1.json").read_text())
+    # Chance is 10%; one short epoch on 3,600 images must be far above it on held-out data.
+    assert card["training"]["best_val_accuracy"] > 0.6
+    assert card["test_metrics"]["accuracy"] > 0.6
+    assert card["test_metrics"]["count"] == 10000
+    assert card["data"]["validation_images"] == 400
+    assert card["parameters"] > 100_000
+    assert card["version"] == "t1"
+
+
+def test_progress_file_reports_epochs_and_done(small_run: Path) -> None:
+    lines = [json.loads(line) for line in (small_run / "progress.jsonl").read_text().splitlines()]
+    assert [line["event"] for line in lines] == ["epoch", "done"]
+    assert lines[0]["epoch"] == 1 and lines[0]["epochs"] == 1
+    assert 0 < lines[0]["val_accuracy"] <= 1
+    assert Path(lines[1]["tflite"]).is_file()
+    assert lines[1]["test_accuracy"] > 0.6
+
+
+def test_exported_models_agree(small_run: Path, mnist_test) -> None:
+    x, _ = mnist_test
+    fast = Classifier.load(small_run / "digitbot-t1.tflite").predict(x[:500])
+    slow = Classifier.load(small_run / "digitbot-t1.keras").predict(x[:500])
+    assert (fast.argmax(1) == slow.argmax(1)).all()
+    np.testing.assert_allclose(fast, slow, atol=1e-4)
+
+
+def test_user_samples_are_mixed_in(tmp_path: Path, mnist_path: Path, mnist_test) -> None:
+    from training.data import load_mnist
+    from training.samples import save_sample
+    from training.train import TrainConfig, prepare_data
+
+    x, y = mnist_test
+    for i in range(5):
+        save_sample(tmp_path / "samples", int(y[i]), 42, f"s{i}", x[i])
+    config = TrainConfig(limit=1000, samples_dir=tmp_path / "samples")
+    x_tr, _y_tr, _x_val, _, n = prepare_data(config, load_mnist(mnist_path))
+    assert n == 5
+    assert len(x_tr) == 900 + 5 * 20
+    assert x_tr.dtype == np.float32 and x_tr.max() <= 1.0
+
+
+def test_evaluate_writes_metrics_and_plots(
+    small_run: Path, mnist_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "eval"
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            str(small_run / "digitbot-t1.tflite"),
+            "--data",
+            str(mnist_path),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    card = json.loads((small_run / "digitbot-t1.json").read_text())
+    assert metrics["accuracy"] == pytest.approx(card["test_metrics"]["accuracy"], abs=2e-3)
+    assert np.asarray(metrics["confusion_matrix"]).sum() == 10000
+    for name in ("confusion.png", "misclassified.png", "history.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "macro precision" in capsys.readouterr().out
+
+
+def test_train_with_bad_data_says_which_file(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "mnist.npz"
+    bad.write_bytes(b"not a zip")
+    progress = tmp_path / "p.jsonl"
+    code = main(
+        [
+            "train",
+            "--data",
+            str(bad),
+            "--out",
+            str(tmp_path / "o"),
+            "--progress-file",
+            str(progress),
+        ]
+    )
+    assert code == 1
+    assert str(bad) in capsys.readouterr().err
+    assert json.loads(progress.read_text())["event"] == "error"
+
+
+def test_evaluate_with_broken_model(tmp_path: Path, mnist_path: Path, capsys) -> None:
+    broken = tmp_path / "m.tflite"
+    broken.write_bytes(b"\x00" * 100)
+    code = main(
+        ["evaluate", "--model", str(broken), "--data", str(mnist_path), "--out", str(tmp_path)]
+    )
+    assert code == 1
+    assert "cannot load model" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""Train, evaluate and export digitbot's CNN on MNIST plus user-contributed samples."""

@@ -1,0 +1,67 @@
+"""Export a trained model: ``.keras``, LiteRT ``.tflite`` and the JSON model card beside them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from recognizer.classifier import model_card_path
+
+from .train import TrainResult
+
+
+def new_version() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def export_tflite(model, path: Path) -> None:
+    """Write a float32 LiteRT model with a dynamic batch dimension."""
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "model.tflite"
+        model.export(str(target), format="litert", verbose=False)
+        path.write_bytes(target.read_bytes())
+
+
+def export_model(
+    model, out_dir: Path, *, version: str | None, card_fields: dict, history: dict
+) -> TrainResult:
+    version = version or new_version()
+    stem = f"digitbot-{version}"
+    keras_path = out_dir / f"{stem}.keras"
+    tflite_path = out_dir / f"{stem}.tflite"
+    model.save(keras_path)
+    export_tflite(model, tflite_path)
+    card = {
+        "name": "digitbot CNN",
+        "version": version,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "architecture": model.name,
+        "parameters": int(model.count_params()),
+        "files": {
+            keras_path.name: keras_path.stat().st_size,
+            tflite_path.name: tflite_path.stat().st_size,
+        },
+        "input": "28x28 grey, ink = 1.0, float32 in [0, 1], MNIST-style centring",
+        "machine": f"{platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}",
+        **card_fields,
+        "history": history,
+    }
+    text = json.dumps(card, indent=2, default=_json_default)
+    model_card_path(keras_path).write_text(text, encoding="utf-8")
+    # The classifier looks for the card beside whichever file it loads: same stem.
+    card_path = model_card_path(tflite_path)
+    return TrainResult(keras_path, tflite_path, card_path, card=card, history=history)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value)}")
