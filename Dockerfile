@@ -4,33 +4,41 @@
 #
 # Two stages from the same Debian base: the builder installs the project and only its
 # run-time dependencies into a virtual environment in /opt/venv; the runtime stage copies
-# that environment and adds nothing but the Python interpreter and CA certificates.
+# that environment and adds nothing but the Python interpreter.
 # No secret is baked in: the token and admin ids come from the environment at run time.
 
 FROM debian:bookworm-slim AS builder
 
+# pip runs from Debian's own pip wheel instead of being installed: the virtual environment
+# that ships then holds no pip at all, and python3-venv is not needed (it pulls in
+# ca-certificates, whose set-up fails when a build mounts its own CA bundle over the file).
 # Debian stable only ever ships security fixes, and superseded versions leave the mirror,
 # so exact apt pins would break the build at the next security update (hadolint DL3008).
+WORKDIR /tmp/pip
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3 python3-venv \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get install -y --no-install-recommends python3 \
+    && apt-get download python3-pip-whl \
+    && dpkg-deb --extract python3-pip-whl_*.deb . \
+    && mv usr/share/python-wheels/pip-*.whl /tmp/pip.whl \
+    && rm -rf /var/lib/apt/lists/* /tmp/pip
+ENV PIP="/opt/venv/bin/python /tmp/pip.whl/pip" \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
 
 # A CA bundle for pip, for builds behind a TLS-inspecting proxy. Being an ARG it is seen by
 # this stage's RUN steps only (pip reads PIP_CERT) and never reaches the final image's ENV.
 ARG PIP_CERT
-ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_ROOT_USER_ACTION=ignore
 
-RUN python3 -m venv /opt/venv
+RUN python3 -m venv --without-pip /opt/venv
 WORKDIR /src
 
 # Dependencies first, read from pyproject.toml alone, so that editing the code does not
 # download TensorFlow again: this layer is rebuilt only when pyproject.toml changes.
 COPY pyproject.toml ./
 RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && /opt/venv/bin/pip install --requirement /tmp/requirements.txt
+    && $PIP install --requirement /tmp/requirements.txt
 
 # Then the project itself (no test extras), and a check that every requirement is met.
 COPY README.md LICENSE ./
@@ -38,17 +46,20 @@ COPY bot ./bot
 COPY recognizer ./recognizer
 COPY training ./training
 COPY models ./models
-RUN /opt/venv/bin/pip install --no-deps . \
-    && /opt/venv/bin/pip check
+# TensorFlow's C++ headers (about 290 MB) only serve to compile custom ops: never used here.
+RUN $PIP install --no-deps . \
+    && $PIP check \
+    && rm -rf /opt/venv/lib/python3*/site-packages/tensorflow/include
 
 
 FROM debian:bookworm-slim
 
-# python3 runs the virtual environment (its interpreter is a link to /usr/bin/python3);
-# ca-certificates lets the bot verify api.telegram.org with the system's trust store.
+# Only the interpreter the virtual environment links to (/usr/bin/python3). No
+# ca-certificates: the bot's HTTP client verifies Telegram with certifi's CA bundle (or with
+# SSL_CERT_FILE when an admin sets it).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3 ca-certificates \
+    && apt-get install -y --no-install-recommends python3 \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed, unprivileged uid (not root, and not a uid that exists on typical hosts), so that
@@ -81,5 +92,5 @@ RUN python -c "import matplotlib.font_manager"
 HEALTHCHECK --interval=60s --timeout=10s --start-period=2m --retries=3 \
     CMD ["python", "-c", "import os, sys, time; f = os.path.join(os.environ['DATA_DIR'], 'heartbeat'); sys.exit(0 if os.path.exists(f) and time.time() - os.path.getmtime(f) < 90 else 1)"]
 
-# The bot stops on SIGTERM after finishing the replies under way (compose allows 30 s).
+# The bot stops on SIGTERM after finishing the replies under way (compose allows 45 s).
 CMD ["digitbot", "run"]

@@ -158,10 +158,11 @@ def describe_validation_error(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_url=False, include_input=False):
         name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
-        if name == "TELEGRAM_BOT_TOKEN" and error["type"] in ("missing", "value_error"):
-            if error["type"] == "missing" or "empty" in error["msg"]:
-                lines.append(TOKEN_HELP)
-                continue
+        if name == "TELEGRAM_BOT_TOKEN" and (
+            error["type"] == "missing" or str(error["msg"]).endswith("empty")
+        ):
+            lines.append(TOKEN_HELP)
+            continue
         message = str(error["msg"]).removeprefix("Value error, ")
         lines.append(f"{name}: {message}")
     return "Configuration error:\n" + "\n".join(lines)

@@ -149,6 +149,8 @@ class Pending:
     state: str
     buttons_message_id: int | None
     fix_asked: float | None
+    #: The user's photo message the result answered (for replying to it again).
+    message_id: int | None
 
     @property
     def text(self) -> str:
@@ -189,6 +191,11 @@ class ForgetReport:
     requests: int
     samples: list[Path]
 
+
+_PENDING_SELECT = (
+    "SELECT pending.*, requests.message_id AS message_id FROM pending"
+    " JOIN requests ON requests.id = pending.request_id"
+)
 
 _RUN_FIELDS = frozenset(
     {"status_message_id", "pid", "finished", "state", "detail", "test_accuracy", "notified"}
@@ -381,10 +388,11 @@ class Store:
             state=row["state"],
             buttons_message_id=row["buttons_message_id"],
             fix_asked=row["fix_asked"],
+            message_id=row["message_id"],
         )
 
     def pending(self, request_id: int) -> Pending | None:
-        row = self._one("SELECT * FROM pending WHERE request_id = ?", (request_id,))
+        row = self._one(f"{_PENDING_SELECT} WHERE request_id = ?", (request_id,))
         return None if row is None else self._pending_from_row(row)
 
     def set_buttons_message(self, request_id: int, message_id: int) -> None:
@@ -422,8 +430,8 @@ class Store:
 
     def awaiting_fix(self, user_id: int, chat_id: int) -> Pending | None:
         row = self._one(
-            "SELECT * FROM pending WHERE user_id = ? AND chat_id = ? AND state = 'open'"
-            " AND fix_asked IS NOT NULL ORDER BY fix_asked DESC LIMIT 1",
+            f"{_PENDING_SELECT} WHERE pending.user_id = ? AND pending.chat_id = ?"
+            " AND state = 'open' AND fix_asked IS NOT NULL ORDER BY fix_asked DESC LIMIT 1",
             (user_id, chat_id),
         )
         return None if row is None else self._pending_from_row(row)
@@ -437,7 +445,7 @@ class Store:
             )
             if cursor.rowcount != 1:
                 return None
-            row = db.execute("SELECT * FROM pending WHERE request_id = ?", (request_id,)).fetchone()
+            row = db.execute(f"{_PENDING_SELECT} WHERE request_id = ?", (request_id,)).fetchone()
         return self._pending_from_row(row)
 
     def release_feedback(self, request_id: int) -> None:
@@ -471,8 +479,7 @@ class Store:
                 [(user_id, request_id, label, str(path), now) for label, path in sample_paths],
             )
             db.execute(
-                "UPDATE pending SET state = ?, crops = x'', fix_asked = NULL"
-                " WHERE request_id = ?",
+                "UPDATE pending SET state = ?, crops = x'', fix_asked = NULL WHERE request_id = ?",
                 (kind, request_id),
             )
 

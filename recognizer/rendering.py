@@ -20,27 +20,34 @@ Okabe-Ito palette, which colour-blind readers can tell apart.
 from __future__ import annotations
 
 import io
+import zlib
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.transforms import Affine2D
 from PIL import Image
 
 from .types import Digit, Recognition
 
 #: Pixels per inch of every figure; sizes below are in pixels and converted with it.
 DPI = 100
-#: Longest side of the annotated photo and width of the confidence plot (pixels).
-MAX_SIDE_PX = 960
+#: Longest side of the annotated photo and width of the confidence plot (pixels). A
+#: Telegram chat bubble on a phone is about this many device pixels wide, and PNG
+#: encoding of a photo grows with its area, so larger would be slower and no sharper.
+MAX_SIDE_PX = 800
 #: Text height as a fraction of the picture's longest side; ~1/40 reads well on a phone.
 TEXT_FRACTION = 1 / 40
 #: Smallest text drawn (pixels), for small photos.
 MIN_TEXT_PX = 14
+#: Padding around a label's text, as a fraction of the text height.
+LABEL_PAD = 0.2
 
 #: A confident digit (Okabe-Ito blue).
 CERTAIN_COLOUR = "#0072B2"
@@ -52,9 +59,13 @@ RUNNER_UP_COLOUR = "#E69F00"
 OTHER_BAR_COLOUR = "#999999"
 SLOT_COLOUR = "#EEEEEE"
 
-#: zlib level of the PNGs: level 1 is about twice as fast as the default and the files
-#: stay far under Telegram's photo limit (Telegram re-encodes photos anyway).
+#: With more rows than this the plot repeats the column labels 0-9 below the rows.
+TICKS_BELOW_FROM = 6
+
+#: PNG: zlib level 1 with the run-length strategy is 4-6x faster than Pillow's default
+#: on a photo and gives a smaller file than plain level 1; Telegram re-encodes anyway.
 PNG_COMPRESS_LEVEL = 1
+PNG_COMPRESS_TYPE = zlib.Z_RLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,20 +73,20 @@ class _PlotLayout:
     """Pixel geometry of the confidence plot: one row per digit, like a table.
 
     The columns 0-9 are labelled once above the rows (and again below when there are
-    many), so each row needs only its own reading as text; that keeps the plot fast.
+    many), so each row needs only its reading as text; text is the slow part of drawing.
     """
 
     width: int = MAX_SIDE_PX
-    title_px: int = 56
-    ticks_px: int = 34
-    row_px: int = 100
+    title_px: int = 48
+    ticks_px: int = 30
+    row_px: int = 92
     #: Crops are drawn at an integer zoom so their pixels stay sharp squares.
     crop_zoom: int = 3
-    margin_px: int = 16
-    bars_left_px: int = 128
-    slot_px: int = 58
-    bar_px: int = 40
-    footer_px: int = 44
+    crop_left_px: int = 16
+    bars_left_px: int = 120
+    slot_px: int = 46
+    bar_px: int = 32
+    footer_px: int = 40
 
     @property
     def crop_px(self) -> int:
@@ -83,7 +94,13 @@ class _PlotLayout:
 
     @property
     def label_left_px(self) -> int:
-        return self.bars_left_px + 10 * self.slot_px + 20
+        return self.bars_left_px + 10 * self.slot_px + 16
+
+    def slot_centre(self, k: int) -> float:
+        return self.bars_left_px + (k + 0.5) * self.slot_px
+
+    def crop_top(self, rows_top: int, row: int) -> int:
+        return rows_top + row * self.row_px + (self.row_px - self.crop_px) // 2
 
 
 PLOT = _PlotLayout()
@@ -93,9 +110,10 @@ def render_annotated(recognition: Recognition) -> bytes:
     """The photo with a box and a "7 98%" label on each digit, as PNG bytes.
 
     Uncertain digits are drawn in another colour with a question mark and their
-    runner-up ("1? 55% or 7"). Labels go above their box, or below it when that hides
-    fewer other labels. Raises ValueError when the recognition carries no preview (the
-    pipeline always attaches one; a hand-made Recognition may not).
+    runner-up ("1? 55% or 7"). Labels go above their box, or below it, or a little to
+    the side, wherever they hide fewest other labels. Raises ValueError when the
+    recognition carries no preview (the pipeline always attaches one; a hand-made
+    Recognition may not).
     """
     if recognition.preview is None:
         raise ValueError("this Recognition has no preview image to annotate")
@@ -104,12 +122,12 @@ def render_annotated(recognition: Recognition) -> bytes:
     text_px = max(MIN_TEXT_PX, round(max(width, height) * TEXT_FRACTION))
     line_px = max(2.0, text_px / 8)
 
-    fig, ax = _pixel_figure(width, height, transparent=True)
+    canvas = _PixelCanvas(width, height, transparent=True)
     placed: list[_Rect] = []
     for digit in recognition.digits:
-        colour = UNCERTAIN_COLOUR if digit.uncertain else CERTAIN_COLOUR
+        colour = _colour(digit)
         box = _scaled_box(digit, scale)
-        ax.add_patch(
+        canvas.add(
             Rectangle(
                 (box.x, box.y),
                 box.w,
@@ -122,29 +140,28 @@ def render_annotated(recognition: Recognition) -> bytes:
         label = digit_label(digit)
         rect = _place_label(box, label, text_px, width, height, placed)
         placed.append(rect)
-        ax.text(
-            rect.x + text_px * 0.2,
+        canvas.text(
+            rect.x + LABEL_PAD * text_px,
             rect.y + rect.h / 2,
             label,
             color="white",
             fontsize=_px_to_pt(text_px),
             fontweight="bold",
-            va="center_baseline",
+            va="center",
             ha="left",
             bbox={"boxstyle": "square,pad=0.15", "facecolor": colour, "edgecolor": "none"},
         )
-    overlay = _draw(fig)
-    return _encode_png(_blend(photo, overlay))
+    return _encode_png(_blend(photo, canvas.draw()))
 
 
 def render_confidence_plot(recognition: Recognition, max_digits: int = 12) -> bytes:
     """Each digit's 28x28 input beside a bar chart of its ten probabilities, as PNG bytes.
 
-    One row per digit in reading order: the crop the network saw (white ink on black,
-    framed in the digit's colour), its ten probabilities as bars under the column
-    labels 0-9 (top bar highlighted; an uncertain digit's top bar in the uncertain colour
-    and its runner-up in orange) and its reading. Past ``max_digits`` only the first ones
-    are drawn and a footer says how many more there are.
+    One row per digit in reading order, like a table: the crop the network saw (white
+    ink on black, framed in the digit's colour), its ten probabilities as bars under the
+    column labels 0-9 (the top bar highlighted; for an uncertain digit the top bar in the
+    uncertain colour and the runner-up in orange) and its reading. Past ``max_digits``
+    only the first ones are drawn and a footer says how many more there are.
 
     A recognition without digits gives a small picture that says no digits were found:
     that is a valid answer, not an error, so callers need no special case.
@@ -154,12 +171,15 @@ def render_confidence_plot(recognition: Recognition, max_digits: int = 12) -> by
     layout = PLOT
     width = layout.width
     text_px = round(width * TEXT_FRACTION)
+    text_pt = _px_to_pt(text_px)
+    small_pt = _px_to_pt(text_px * 0.8)
     digits = recognition.digits[:max_digits]
     if not digits:
-        fig, ax = _pixel_figure(width, 3 * text_px, transparent=False)
-        ax.text(width / 2, 1.5 * text_px, "No digits found", ha="center", va="center",
-                fontsize=_px_to_pt(text_px))  # fmt: skip
-        return _encode_png(_draw(fig)[:, :, :3])
+        canvas = _PixelCanvas(width, 3 * text_px, transparent=False)
+        canvas.text(
+            width / 2, 1.5 * text_px, "No digits found", ha="center", va="center", fontsize=text_pt
+        )
+        return _encode_png(canvas.draw()[:, :, :3])
 
     hidden = len(recognition.digits) - len(digits)
     notes = []
@@ -167,53 +187,75 @@ def render_confidence_plot(recognition: Recognition, max_digits: int = 12) -> by
         notes.append(f"+{hidden} more digit{'s' if hidden != 1 else ''}")
     if recognition.truncated:
         notes.append("the photo held more marks than were read")
-    ticks_below = len(digits) > 6
+    ticks_below = len(digits) > TICKS_BELOW_FROM
     rows_top = layout.title_px + layout.ticks_px
     rows_bottom = rows_top + len(digits) * layout.row_px
     height = rows_bottom + (layout.ticks_px if ticks_below else 0)
     height += layout.footer_px if notes else 0
 
-    fig, ax = _pixel_figure(width, height, transparent=False)
-    small_pt = _px_to_pt(text_px * 0.8)
-    ax.text(width / 2, layout.title_px / 2, f"Read: {recognition.text}", ha="center",
-            va="center", fontsize=_px_to_pt(text_px), fontweight="bold")  # fmt: skip
+    canvas = _PixelCanvas(width, height, transparent=False)
+    canvas.text(
+        width / 2,
+        layout.title_px / 2,
+        f"Read: {recognition.text}",
+        ha="center",
+        va="center",
+        fontsize=text_pt,
+        fontweight="bold",
+    )
     tick_rows = [rows_top - layout.ticks_px / 2]
     if ticks_below:
         tick_rows.append(rows_bottom + layout.ticks_px / 2)
     for y in tick_rows:
         for k in range(10):
-            ax.text(_slot_centre(layout, k), y, str(k), ha="center", va="center",
-                    fontsize=small_pt, color="#444444")  # fmt: skip
+            canvas.text(
+                layout.slot_centre(k),
+                y,
+                str(k),
+                ha="center",
+                va="center",
+                fontsize=small_pt,
+                color="#444444",
+            )
 
-    slots, bars, bar_colours = [], [], []
+    slots: list[list[tuple[float, float]]] = []
+    bars: list[list[tuple[float, float]]] = []
+    bar_colours: list[str] = []
     for row, digit in enumerate(digits):
-        top = rows_top + row * layout.row_px + (layout.row_px - layout.crop_px) / 2
+        top = layout.crop_top(rows_top, row)
         bottom = top + layout.crop_px
-        colour = UNCERTAIN_COLOUR if digit.uncertain else CERTAIN_COLOUR
         for k, p in enumerate(digit.probs):
-            left = _slot_centre(layout, k) - layout.bar_px / 2
-            right = left + layout.bar_px
-            slots.append([(left, top), (right, top), (right, bottom), (left, bottom)])
+            left = layout.slot_centre(k) - layout.bar_px / 2
             bar_top = bottom - float(np.clip(p, 0.0, 1.0)) * layout.crop_px
-            bars.append([(left, bar_top), (right, bar_top), (right, bottom), (left, bottom)])
-            if k == digit.label:
-                bar_colours.append(colour)
-            elif digit.uncertain and k == digit.runner_up:
-                bar_colours.append(RUNNER_UP_COLOUR)
-            else:
-                bar_colours.append(OTHER_BAR_COLOUR)
-        ax.text(layout.label_left_px, (top + bottom) / 2, digit_label(digit), ha="left",
-                va="center", fontsize=_px_to_pt(text_px), fontweight="bold", color=colour)  # fmt: skip
-    ax.add_collection(PolyCollection(slots, facecolors=SLOT_COLOUR, edgecolors="none"))
-    ax.add_collection(PolyCollection(bars, facecolors=bar_colours, edgecolors="none"))
+            slots.append(_quad(left, top, layout.bar_px, layout.crop_px))
+            bars.append(_quad(left, bar_top, layout.bar_px, bottom - bar_top))
+            bar_colours.append(_bar_colour(digit, k))
+        canvas.text(
+            layout.label_left_px,
+            (top + bottom) / 2,
+            digit_label(digit),
+            ha="left",
+            va="center",
+            fontsize=text_pt,
+            fontweight="bold",
+            color=_colour(digit),
+        )
+    canvas.add(PolyCollection(slots, facecolors=SLOT_COLOUR, edgecolors="none"))
+    canvas.add(PolyCollection(bars, facecolors=bar_colours, edgecolors="none"))
     if notes:
-        ax.text(width / 2, height - layout.footer_px / 2, "; ".join(notes), ha="center",
-                va="center", fontsize=small_pt, style="italic")  # fmt: skip
+        canvas.text(
+            width / 2,
+            height - layout.footer_px / 2,
+            "; ".join(notes),
+            ha="center",
+            va="center",
+            fontsize=small_pt,
+            style="italic",
+        )
 
-    picture = _draw(fig)[:, :, :3].copy()
+    picture = canvas.draw()[:, :, :3].copy()
     for row, digit in enumerate(digits):
-        top = rows_top + row * layout.row_px + (layout.row_px - layout.crop_px) // 2
-        _paste_crop(picture, digit, layout, top)
+        _paste_crop(picture, digit, layout, layout.crop_top(rows_top, row))
     return _encode_png(picture)
 
 
@@ -228,8 +270,20 @@ def digit_label(digit: Digit) -> str:
 # --- the confidence plot -----------------------------------------------------------------
 
 
-def _slot_centre(layout: _PlotLayout, k: int) -> float:
-    return layout.bars_left_px + (k + 0.5) * layout.slot_px
+def _colour(digit: Digit) -> str:
+    return UNCERTAIN_COLOUR if digit.uncertain else CERTAIN_COLOUR
+
+
+def _bar_colour(digit: Digit, k: int) -> str:
+    if k == digit.label:
+        return _colour(digit)
+    if digit.uncertain and k == digit.runner_up:
+        return RUNNER_UP_COLOUR
+    return OTHER_BAR_COLOUR
+
+
+def _quad(left: float, top: float, w: float, h: float) -> list[tuple[float, float]]:
+    return [(left, top), (left + w, top), (left + w, top + h), (left, top + h)]
 
 
 def _paste_crop(picture: np.ndarray, digit: Digit, layout: _PlotLayout, top: int) -> None:
@@ -239,11 +293,10 @@ def _paste_crop(picture: np.ndarray, digit: Digit, layout: _PlotLayout, top: int
         raise ValueError(f"a digit's crop must be 28x28, got {crop.shape}")
     side = layout.crop_px
     zoomed = cv2.resize(crop.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST)
-    left = layout.margin_px + 8
+    left = layout.crop_left_px
     picture[top : top + side, left : left + side] = zoomed[:, :, None]
-    colour = UNCERTAIN_COLOUR if digit.uncertain else CERTAIN_COLOUR
-    rgb = tuple(round(c * 255) for c in to_rgb(colour))
-    cv2.rectangle(picture, (left - 3, top - 3), (left + side + 2, top + side + 2), rgb, 3)
+    rgb = tuple(round(c * 255) for c in to_rgb(_colour(digit)))
+    cv2.rectangle(picture, (left - 2, top - 2), (left + side + 1, top + side + 1), rgb, 2)
 
 
 # --- the annotated photo's labels --------------------------------------------------------
@@ -267,21 +320,30 @@ class _Rect:
 def _place_label(
     box: _Rect, label: str, text_px: float, width: int, height: int, placed: list[_Rect]
 ) -> _Rect:
-    """Put a label above its box, else below it, wherever it hides fewest other labels.
+    """Where a box's label goes: above or below the box, flush with its left edge or
+    nudged right past a neighbour's label, whichever hides least of the labels already
+    placed (ties: above, then the smallest nudge).
 
     Neighbouring digits on one line are often closer together than a label is wide;
-    alternating above and below keeps every label readable.
+    alternating above and below, and nudging, keeps every label readable.
     """
-    # Bold DejaVu Sans digits are ~0.7 em wide; a little padding on each side.
-    label_w = len(label) * text_px * 0.7 + text_px * 0.4
-    label_h = text_px * 1.35
-    x = min(max(box.x, 0.0), max(width - label_w, 0.0))
-    above = _Rect(x, box.y - label_h - 2, label_w, label_h)
-    below = _Rect(x, box.y + box.h + 2, label_w, label_h)
-    candidates = [r for r in (above, below) if r.y >= 0 and r.y + r.h <= height]
-    if not candidates:  # a box as tall as the picture: label inside its top edge
-        return _Rect(x, max(box.y, 0.0), label_w, label_h)
-    return min(candidates, key=lambda r: sum(r.overlap(p) for p in placed))
+    # Bold DejaVu Sans digits are ~0.7 em wide, plus the padding on each side.
+    label_w = len(label) * text_px * 0.7 + 2 * LABEL_PAD * text_px
+    label_h = text_px * (1 + 2 * LABEL_PAD)
+    rows = [box.y - label_h - 2, box.y + box.h + 2]
+    rows = [y for y in rows if y >= 0 and y + label_h <= height]
+    if not rows:  # a box as tall as the picture: the label goes inside its top edge
+        rows = [max(box.y, 0.0)]
+    # Nudges stay within the box's width so that a label still points at its box.
+    xs = [box.x] + [p.x + p.w + 2 for p in placed if box.x < p.x + p.w + 2 <= box.x + box.w]
+    candidates = []
+    for order, y in enumerate(rows):
+        for x in xs:
+            x = min(max(x, 0.0), max(width - label_w, 0.0))
+            rect = _Rect(x, y, label_w, label_h)
+            hidden = sum(rect.overlap(p) for p in placed)
+            candidates.append((hidden, order, abs(x - box.x), rect))
+    return min(candidates, key=lambda c: c[:3])[3]
 
 
 def _scaled_box(digit: Digit, scale: float) -> _Rect:
@@ -297,6 +359,8 @@ def _fit_preview(preview: np.ndarray, preview_scale: float) -> tuple[np.ndarray,
     image = np.asarray(preview)
     if image.dtype != np.uint8:
         raise ValueError(f"preview must be uint8, got {image.dtype}")
+    if image.size == 0:
+        raise ValueError("preview is empty")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 2:
@@ -308,8 +372,6 @@ def _fit_preview(preview: np.ndarray, preview_scale: float) -> tuple[np.ndarray,
     else:
         raise ValueError(f"preview must be grey, BGR or BGRA, got shape {image.shape}")
     height, width = image.shape[:2]
-    if min(height, width) == 0:
-        raise ValueError("preview is empty")
     shrink = min(1.0, MAX_SIDE_PX / max(height, width))
     if shrink < 1.0:
         size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
@@ -366,7 +428,7 @@ def _blend(photo: np.ndarray, overlay: np.ndarray) -> np.ndarray:
 def _encode_png(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb)).save(
-        buffer, format="png", compress_level=PNG_COMPRESS_LEVEL
+        buffer, format="png", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_COMPRESS_TYPE
     )
     return buffer.getvalue()
 

@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parent.parent
+pytest_plugins = ["fakes.fixtures"]  # the fake Bot API server and the bot runners
 
 
 @pytest.fixture(scope="session")

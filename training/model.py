@@ -12,6 +12,7 @@ from keras import layers
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
+BN_MOMENTUM = 0.9
 
 
 def _conv_bn_relu(x, filters: int, kernel: int = 3, strides: int = 1, name: str = ""):
@@ -19,7 +20,9 @@ def _conv_bn_relu(x, filters: int, kernel: int = 3, strides: int = 1, name: str 
     x = layers.Conv2D(
         filters, kernel, strides=strides, padding=padding, use_bias=False, name=f"{name}_conv"
     )(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    # Momentum 0.9 rather than Keras's 0.99: the moving statistics must settle within
+    # the few dozen steps of a short /train run or a test, not only in a full run.
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 

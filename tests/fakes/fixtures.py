@@ -1,0 +1,100 @@
+"""Pytest fixtures for the end-to-end tests: the fake Bot API server and the real bot.
+
+Registered from tests/conftest.py with ``pytest_plugins = ["fakes.fixtures"]``.
+
+* ``fake_api``: a fresh fake server per test.
+* ``bot_config``: the bot's settings for this test (fake URLs, a fresh DATA_DIR, admin 1).
+* ``bot_app``: the real bot running in-process with those settings.
+* ``start_bot``: ``async with start_bot(rate_limit_per_minute=2) as app`` for other settings
+  or for stopping and starting again on the same DATA_DIR.
+* ``bot_process``: ``python -m bot.cli run`` in a subprocess (kill -9, restarts).
+* ``photo_of``: ``photo_of("1234")`` is a photo of those handwritten digits that the
+  recognizer reads right, so a wrong answer from the bot is the bot's fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fakes.bot_runner import BotProcess, bot_settings, running_bot
+from fakes.digit_photos import digits_photo
+from fakes.fake_bot_api import FakeBotApi
+
+#: Seeds tried for a photo the recognizer reads right before giving up.
+PHOTO_SEEDS = 40
+
+
+@pytest.fixture
+async def fake_api() -> AsyncIterator[FakeBotApi]:
+    """A fresh fake Bot API server on a free port of 127.0.0.1, stopped after the test."""
+    async with FakeBotApi() as server:
+        yield server
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def bot_config(fake_api: FakeBotApi, data_dir: Path, mnist_path: Path) -> dict[str, Any]:
+    """Settings (by name) that point the bot at ``fake_api`` and a fresh DATA_DIR."""
+    return bot_settings(fake_api, data_dir, mnist_path=mnist_path)
+
+
+@pytest.fixture
+def start_bot(
+    bot_config: dict[str, Any],
+) -> Callable[..., AbstractAsyncContextManager[Any]]:
+    """Start the in-process bot with ``bot_config`` plus overrides, as a context manager."""
+
+    def start(**overrides: Any) -> AbstractAsyncContextManager[Any]:
+        return running_bot({**bot_config, **overrides})
+
+    return start
+
+
+@pytest.fixture
+async def bot_app(start_bot: Callable[..., AbstractAsyncContextManager[Any]]) -> AsyncIterator:
+    """The real bot, polling the fake in this test's event loop."""
+    async with start_bot() as app:
+        yield app
+
+
+@pytest.fixture
+def bot_process(bot_config: dict[str, Any], tmp_path: Path) -> Iterator[BotProcess]:
+    """The bot as ``python -m bot.cli run`` (not started yet); killed after the test."""
+    process = BotProcess(bot_config, tmp_path / "bot.log", cwd=tmp_path)
+    yield process
+    process.kill()
+
+
+@pytest.fixture(scope="session")
+def photo_of(
+    mnist_test: tuple[np.ndarray, np.ndarray], classifier: Any
+) -> Callable[..., bytes]:
+    """A photo of handwritten ``text`` (JPEG, or PNG with png=True) read right by the model."""
+    from recognizer.pipeline import recognize
+
+    images, labels = mnist_test
+    cache: dict[tuple[str, bool], bytes] = {}
+
+    def make(text: str, *, png: bool = False) -> bytes:
+        key = (text, png)
+        if key not in cache:
+            for seed in range(PHOTO_SEEDS):
+                data = digits_photo(images, labels, text, seed=seed, png=png)
+                if recognize(data, classifier=classifier).text == text:
+                    cache[key] = data
+                    break
+            else:
+                pytest.fail(f"no photo of {text!r} in {PHOTO_SEEDS} tries is read right")
+        return cache[key]
+
+    return make

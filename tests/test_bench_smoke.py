@@ -1,0 +1,104 @@
+"""The recognizer benchmark runs end to end in quick mode and reports sane figures.
+
+Timing targets are the benchmark's business (``make bench``), never asserted here: this
+only proves that the benchmark works, so that it cannot rot between releases.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.recognizer_bench import Accuracy, aligned_matches, percentile
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_quick_recognizer_bench_prints_the_table_and_writes_results(tmp_path, mnist_path):
+    args = ["--cpu", "-1", "--results-dir", str(tmp_path), "--mnist", str(mnist_path)]
+    if os.environ.get("DIGITBOT_TEST_MODEL"):
+        args += ["--model", os.environ["DIGITBOT_TEST_MODEL"]]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("MODEL_PATH", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "recognizer", "--quick", "--", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "| Measure | digitbot | naive (resize + Keras predict) | ratio | target |" in out
+    for row in (
+        "| read a 1280x960 photo of 10 digits, p50 |",
+        "| digits read right (10-digit photos) |",
+        "| one-digit photos read exactly |",
+        "| render both pictures, p50 |",
+        "| classifier, batches of 1000 |",
+    ):
+        assert row in out
+    assert "recognizer: ok" in out
+
+    (result_file,) = tmp_path.glob("recognizer-*-quick.json")
+    results = json.loads(result_file.read_text())
+    photos = results["photos_10"]
+    config = results["config"]
+    for key in ("recognize", "naive", "render_both"):
+        timing = photos[key]
+        assert timing["n"] == config["photos"] * config["rounds"]
+        assert 0 < timing["min_ms"] <= timing["p50_ms"] <= timing["p95_ms"] <= timing["max_ms"]
+        assert math.isfinite(timing["max_ms"])
+    assert 0 <= photos["accuracy"]["digit_accuracy"] <= 1
+    # The naive approach reads one digit per photo: at most 1 of 10 digits can be right.
+    assert photos["naive_accuracy"]["digit_accuracy"] <= 0.1
+    assert photos["naive_accuracy"]["string_accuracy"] == 0
+    for figures in results["throughput"].values():
+        assert figures["litert"]["digits_per_s"] > 0
+        assert figures["keras_predict"]["digits_per_s"] > 0
+
+
+# --- the accuracy definitions the benchmark reports -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("truth", "read", "matches"),
+    [
+        ("04711", "04711", 5),
+        ("04711", "04771", 4),  # one digit misread
+        ("04711", "0471", 4),  # one digit missed
+        ("04711", "047711", 5),  # one digit invented
+        ("04711", "4", 1),
+        ("04711", "", 0),
+        ("", "12", 0),
+    ],
+)
+def test_aligned_matches(truth, read, matches):
+    assert aligned_matches(truth, read) == matches
+
+
+def test_accuracy_counts_missed_and_invented_digits_against_the_reader():
+    accuracy = Accuracy()
+    accuracy.add("12345 67890", "1234567890")  # line break is not a digit: exact
+    accuracy.add("0000000000", "7")  # the naive approach: one digit read, one right? no
+    accuracy.add("1111111111", "11111111111")  # one invented
+    summary = accuracy.summary()
+    assert summary["digits_right"] == 10 + 0 + 10
+    assert summary["digits_counted"] == 10 + 10 + 11
+    assert summary["string_accuracy"] == pytest.approx(1 / 3)
+
+
+def test_percentile_interpolates():
+    values = [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert percentile(values, 50) == 3.0
+    assert percentile(values, 95) == pytest.approx(4.8)
+    assert percentile([7.0], 95) == 7.0
