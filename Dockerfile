@@ -2,12 +2,12 @@
 #
 #   docker compose up -d          (reads TELEGRAM_BOT_TOKEN etc. from .env; see README)
 #
-# Two stages from the same Debian base: the builder installs the project and only its
-# run-time dependencies into a virtual environment in /opt/venv; the runtime stage copies
+# Built in stages from the same Debian base: the builder installs the project and only its
+# run-time dependencies into a virtual environment in /opt/venv; the final stage copies
 # that environment and adds nothing but the Python interpreter.
 # No secret is baked in: the token and admin ids come from the environment at run time.
 
-FROM debian:bookworm-slim AS builder
+FROM debian:bookworm-slim AS python
 
 # pip runs from Debian's own pip wheel instead of being installed: the virtual environment
 # that ships then holds no pip at all, and python3-venv is not needed (it pulls in
@@ -22,31 +22,37 @@ RUN apt-get update \
     && dpkg-deb --extract python3-pip-whl_*.deb . \
     && mv usr/share/python-wheels/pip-*.whl /tmp/pip.whl \
     && rm -rf /var/lib/apt/lists/* /tmp/pip
+WORKDIR /src
+
+
+# The run-time requirements alone, from pyproject.toml: the big install below is redone
+# only when they change, not on every edit of pyproject.toml (tool settings, test extras).
+FROM python AS requirements
+COPY pyproject.toml ./
+RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt
+
+
+FROM python AS builder
 ENV PIP="/opt/venv/bin/python /tmp/pip.whl/pip" \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
-
 # A CA bundle for pip, for builds behind a TLS-inspecting proxy. Being an ARG it is seen by
 # this stage's RUN steps only (pip reads PIP_CERT) and never reaches the final image's ENV.
 ARG PIP_CERT
 
-RUN python3 -m venv --without-pip /opt/venv
-WORKDIR /src
-
-# Dependencies first, read from pyproject.toml alone, so that editing the code does not
-# download TensorFlow again: this layer is rebuilt only when pyproject.toml changes.
-COPY pyproject.toml ./
-RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+# Dependencies first, so that editing the code does not download TensorFlow again.
+COPY --from=requirements /tmp/requirements.txt /tmp/requirements.txt
+RUN python3 -m venv --without-pip /opt/venv \
     && $PIP install --requirement /tmp/requirements.txt
 
 # Then the project itself (no test extras), and a check that every requirement is met.
-COPY README.md LICENSE ./
+# TensorFlow's C++ headers (about 290 MB) only serve to compile custom ops: never used here.
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY recognizer ./recognizer
 COPY training ./training
 COPY models ./models
-# TensorFlow's C++ headers (about 290 MB) only serve to compile custom ops: never used here.
 RUN $PIP install --no-deps . \
     && $PIP check \
     && rm -rf /opt/venv/lib/python3*/site-packages/tensorflow/include

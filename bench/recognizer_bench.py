@@ -55,9 +55,8 @@ import json
 import platform
 import statistics
 import sys
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +64,7 @@ import cv2
 import numpy as np
 
 from bench import naive_baseline
+from bench.measures import Accuracy, Latencies
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS_DIR = REPO / "bench" / "results"
@@ -114,96 +114,13 @@ class Photo:
     tags: tuple[str, ...] = ()
 
 
-@dataclass
-class Latencies:
-    """Wall-clock seconds of repeated calls."""
-
-    seconds: list[float] = field(default_factory=list)
-
-    def time(self, call: Callable[[], Any]) -> Any:
-        start = time.perf_counter()
-        result = call()
-        self.seconds.append(time.perf_counter() - start)
-        return result
-
-    def summary(self) -> dict[str, float]:
-        ms = sorted(s * 1000 for s in self.seconds)
-        return {
-            "n": len(ms),
-            "p50_ms": percentile(ms, 50),
-            "p95_ms": percentile(ms, 95),
-            "mean_ms": statistics.fmean(ms),
-            "min_ms": ms[0],
-            "max_ms": ms[-1],
-        }
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile of already sorted values."""
-    if not sorted_values:
-        raise ValueError("no values")
-    position = (len(sorted_values) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
-
-
-# --- accuracy ------------------------------------------------------------------------------
-
-
-def aligned_matches(truth: str, read: str) -> int:
-    """Digits in common along an optimal (Levenshtein) alignment of the two strings."""
-    rows = len(truth) + 1
-    cols = len(read) + 1
-    # cost[i][j] = (edit distance, -matches) of truth[:i] vs read[:j]; ties keep more matches.
-    cost = [[(0, 0)] * cols for _ in range(rows)]
-    for i in range(1, rows):
-        cost[i][0] = (i, 0)
-    for j in range(1, cols):
-        cost[0][j] = (j, 0)
-    for i in range(1, rows):
-        for j in range(1, cols):
-            same = truth[i - 1] == read[j - 1]
-            diagonal = cost[i - 1][j - 1]
-            cost[i][j] = min(
-                (diagonal[0] + (0 if same else 1), diagonal[1] - (1 if same else 0)),
-                (cost[i - 1][j][0] + 1, cost[i - 1][j][1]),
-                (cost[i][j - 1][0] + 1, cost[i][j - 1][1]),
-            )
-    return -cost[-1][-1][1]
-
-
-@dataclass
-class Accuracy:
-    digits_right: int = 0
-    digits_counted: int = 0
-    strings_right: int = 0
-    strings: int = 0
-
-    def add(self, truth: str, read: str) -> None:
-        truth, read = truth.replace(" ", ""), read.replace(" ", "")
-        self.digits_right += aligned_matches(truth, read)
-        self.digits_counted += max(len(truth), len(read))
-        self.strings_right += truth == read
-        self.strings += 1
-
-    def summary(self) -> dict[str, float | int]:
-        return {
-            "digit_accuracy": self.digits_right / max(1, self.digits_counted),
-            "string_accuracy": self.strings_right / max(1, self.strings),
-            "photos": self.strings,
-            "digits_right": self.digits_right,
-            "digits_counted": self.digits_counted,
-        }
-
-
 # --- photos --------------------------------------------------------------------------------
 
 
 def make_photos(mnist_x: np.ndarray, mnist_y: np.ndarray, settings: Settings):
     """The 10-digit photos and the one-digit photos, made from MNIST test digits."""
-    sys.path.insert(0, str(REPO))  # tests/ is not an installed package
-    from tests.photo_synth import MnistDigits, make_photo
+    sys.path.insert(0, str(REPO / "tests"))  # test helpers import each other from there
+    from photo_synth import MnistDigits, make_photo
 
     digits = MnistDigits.from_arrays(mnist_x, mnist_y)
     rng = np.random.default_rng(settings.seed)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 import time
 import uuid
@@ -30,7 +31,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from recognizer.classifier import Classifier
@@ -42,7 +43,14 @@ from .handlers.admin import TelegramTrainingReporter
 from .handlers.common import SERVICES_KEY, Services
 from .logs import configure_logging, install_redaction
 from .model_manager import Loader, ModelManager
-from .network import POLL_TIMEOUT_SECONDS, RetryingRateLimiter, api_request, updates_request
+from .network import (
+    DEFAULT_TIMEOUTS,
+    POLL_TIMEOUT_SECONDS,
+    RetryingRateLimiter,
+    Timeouts,
+    api_request,
+    updates_request,
+)
 from .rate_limit import RateLimiter
 from .store import Store
 from .training_jobs import TrainingJobs, TrainRequest, default_command
@@ -67,10 +75,12 @@ def build_application(
     *,
     classifier_loader: Loader = Classifier.load,
     train_command: Callable[[TrainRequest], Sequence[str]] = default_command,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
 ) -> Application:
     """The whole bot, ready for ``run_polling`` (or ``serving`` in tests and benchmarks).
 
-    Raises ModelLoadError when not even the shipped model loads.
+    The keywords are seams for tests: how models are loaded, what runs as the trainer,
+    and the Bot API timeouts. Raises ModelLoadError when not even the shipped model loads.
     """
     install_redaction([settings.token])
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +102,7 @@ def build_application(
         .token(settings.token)
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
-        .request(api_request())
+        .request(api_request(timeouts))
         .get_updates_request(updates_request())
         .rate_limiter(RetryingRateLimiter(max_retries=FLOOD_RETRIES))
         .concurrent_updates(IdempotentUpdateProcessor(store, boot_id))
@@ -211,7 +221,7 @@ async def serving(
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """``digitbot run``: 2 on a configuration error, 1 if no model loads, else 0 at exit."""
+    """``digitbot run``: 2 on a configuration error, 1 if the bot cannot start, else 0."""
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -223,17 +233,31 @@ def run_command(args: argparse.Namespace) -> int:
     except ModelLoadError as exc:
         log.critical("Cannot start: %s", exc)
         return 1
+    except (OSError, sqlite3.Error, RuntimeError) as exc:
+        log.critical("Cannot use DATA_DIR %s: %s", settings.data_dir, exc)
+        return 2
     log.info(
         "Polling %s (file downloads from %s)",
         _safe_url(settings.telegram_api_base_url),
         _safe_url(settings.telegram_file_base_url),
     )
-    application.run_polling(
-        poll_interval=0.0,
-        timeout=timedelta(seconds=POLL_TIMEOUT_SECONDS),
-        bootstrap_retries=-1,
-        allowed_updates=list(ALLOWED_UPDATES),
-    )
+    try:
+        application.run_polling(
+            poll_interval=0.0,
+            timeout=timedelta(seconds=POLL_TIMEOUT_SECONDS),
+            bootstrap_retries=-1,
+            allowed_updates=list(ALLOWED_UPDATES),
+        )
+    except InvalidToken:
+        log.critical(
+            "Telegram refused the token: check TELEGRAM_BOT_TOKEN (get a new one from @BotFather)"
+        )
+        return 2
+    except TelegramError as exc:  # e.g. the Bot API cannot be reached at start
+        log.critical(
+            "Cannot start: the Bot API at %s failed: %s", settings.telegram_api_base_url, exc
+        )
+        return 1
     return 0
 
 

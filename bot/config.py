@@ -45,6 +45,8 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         validate_default=True,
+        # "MODEL_PATH=" in a .env means "not set", not "the current directory".
+        env_ignore_empty=True,
     )
 
     telegram_bot_token: SecretStr

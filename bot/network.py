@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
@@ -78,16 +79,30 @@ class RetryingRateLimiter(AIORateLimiter):
         raise AssertionError("unreachable")
 
 
-def api_request(*, pool_size: int = 64) -> HTTPXRequest:
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds allowed per Bot API call (tests of timeouts shorten them)."""
+
+    connect: float = 10.0
+    read: float = 15.0
+    write: float = 20.0
+    pool: float = 10.0
+    #: Photo uploads (the two result pictures) get longer than text.
+    media_write: float = 60.0
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+def api_request(timeouts: Timeouts = DEFAULT_TIMEOUTS, *, pool_size: int = 64) -> HTTPXRequest:
     """The connection pool for every call except getUpdates."""
     return HTTPXRequest(
         connection_pool_size=pool_size,
-        connect_timeout=10.0,
-        read_timeout=15.0,
-        write_timeout=20.0,
-        pool_timeout=10.0,
-        # Photo uploads (the two result pictures) get longer than text.
-        media_write_timeout=60.0,
+        connect_timeout=timeouts.connect,
+        read_timeout=timeouts.read,
+        write_timeout=timeouts.write,
+        pool_timeout=timeouts.pool,
+        media_write_timeout=timeouts.media_write,
     )
 
 

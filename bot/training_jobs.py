@@ -136,7 +136,8 @@ class TrainRequest:
     epochs: int
     out_dir: Path
     samples_dir: Path
-    mnist_path: Path
+    #: None: the trainer finds MNIST itself (download into the Keras cache).
+    mnist_path: Path | None
     progress_file: Path
     version: str
     limit: int | None
@@ -155,13 +156,13 @@ def default_command(request: TrainRequest) -> list[str]:
         str(request.out_dir),
         "--samples",
         str(request.samples_dir),
-        "--data",
-        str(request.mnist_path),
         "--progress-file",
         str(request.progress_file),
         "--version",
         request.version,
     ]
+    if request.mnist_path is not None:
+        command += ["--data", str(request.mnist_path)]
     if request.limit is not None:
         command += ["--limit", str(request.limit)]
     return command
@@ -230,12 +231,8 @@ class TrainingJobs:
             if self._active is not None:
                 raise TrainingBusyError(self._active.run)
             mnist = self._mnist_path
-            if mnist is None:
-                raise TrainingUnavailableError(
-                    "MNIST_PATH is not set, so there is nothing to train on. Set it to "
-                    "mnist.npz (or an IDX folder) and restart the bot."
-                )
-            if not mnist.exists():
+            # Without MNIST_PATH the trainer downloads MNIST (Keras cache) or says why not.
+            if mnist is not None and not mnist.exists():
                 raise TrainingUnavailableError(f"MNIST_PATH points to {mnist}, which is missing.")
             if epochs < 1:
                 raise TrainingUnavailableError("The number of epochs must be at least 1.")

@@ -15,6 +15,7 @@ luma plane alone takes about half the time of a colour decode.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import warnings
@@ -170,8 +171,8 @@ def _read_header(data: bytes) -> _Header:
     """Format, stored size, EXIF orientation and alpha, without decoding pixels."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
+            warnings.simplefilter("ignore")  # Pillow warns of odd EXIF, bombs we check
+            with Image.open(io.BytesIO(data), formats=_pillow_formats()) as image:
                 width, height = image.size
                 orientation = _orientation(image)
                 has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
@@ -186,6 +187,13 @@ def _read_header(data: bytes) -> _Header:
         raise NotAnImageError("not a recognised image format") from exc
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
         raise CorruptImageError(f"damaged image header: {exc}") from exc
+
+
+@functools.cache
+def _pillow_formats() -> tuple[str, ...]:
+    """The allowed formats this Pillow build can open (it has no plugin for some)."""
+    Image.init()
+    return tuple(name for name in ALLOWED_FORMATS if name in Image.OPEN)
 
 
 def _orientation(image: Image.Image) -> int:
@@ -246,8 +254,8 @@ def _decode_with_pillow(data: bytes) -> np.ndarray:
     """The fallback decoder: the first frame, alpha composited on white, in grey."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
+            warnings.simplefilter("ignore")  # Pillow warns of odd EXIF, bombs we check
+            with Image.open(io.BytesIO(data), formats=_pillow_formats()) as image:
                 image.seek(0)
                 if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                     array = np.asarray(image)

@@ -7,17 +7,17 @@ with boxes mapped back to the original photo and a small preview for the rendere
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .classifier import Classifier
 from .image_io import ImageSource, LoadedImage, downscale_to, load_image
 from .normalization import normalize_batch
-from .segmentation import Candidate, Segmentation, segment
+from .segmentation import MAX_CANDIDATES, Crop, choose_segments, segment
 from .types import Box, Digit, Recognition
 
 #: Longest side of ``Recognition.preview``: enough for a phone screen, cheap to draw on.
@@ -48,28 +48,35 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
     loaded = load_image(image)
     segmentation = segment(loaded.image)
     preview, preview_scale = _preview(loaded)
-    candidates = segmentation.candidates
-    digits: tuple[Digit, ...] = ()
-    if candidates:
-        crops = normalize_batch([candidate.mask for candidate in candidates])
+    digits: list[Digit] = []
+    crops = segmentation.crops
+    if crops:
+        inputs = normalize_batch([crop.mask for crop in crops])
         model = classifier if classifier is not None else default_classifier()
-        probs = model.predict(crops)
-        digits = tuple(
-            Digit(
-                label=int(np.argmax(row)),
-                probs=tuple(float(p) for p in row),
-                box=_original_box(candidate, segmentation, loaded),
-                line=candidate.line,
-                crop=crop,
-            )
-            for candidate, row, crop in zip(candidates, probs, crops, strict=True)
-        )
+        probs = model.predict(inputs)
+        offset = 0
+        for line_number, lattice in enumerate(segmentation.lines):
+            count = len(lattice.crops)
+            line_probs = probs[offset : offset + count]
+            for index in choose_segments(lattice, line_probs):
+                row = line_probs[index]
+                digits.append(
+                    Digit(
+                        label=int(np.argmax(row)),
+                        probs=tuple(float(p) for p in row),
+                        box=_original_box(lattice.crops[index], loaded),
+                        line=line_number,
+                        crop=inputs[offset + index],
+                    )
+                )
+            offset += count
+    truncated = segmentation.truncated or len(digits) > MAX_CANDIDATES
     return Recognition(
-        digits=digits,
+        digits=tuple(digits[:MAX_CANDIDATES]),
         image_size=loaded.original_size,
         preview=preview,
         preview_scale=preview_scale,
-        truncated=segmentation.truncated,
+        truncated=truncated,
     )
 
 
@@ -79,20 +86,12 @@ def _preview(loaded: LoadedImage) -> tuple[np.ndarray, float]:
     return preview, preview.shape[1] / loaded.original_size[0]
 
 
-def _original_box(candidate: Candidate, segmentation: Segmentation, loaded: LoadedImage) -> Box:
-    """Map a candidate's box from the segmentation frame to the original photo."""
-    x0, y0 = float(candidate.x), float(candidate.y)
-    x1, y1 = x0 + candidate.w, y0 + candidate.h
-    if segmentation.transform is not None:
-        inverse = cv2.invertAffineTransform(segmentation.transform)
-        corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]])
-        mapped = corners @ inverse.T
-        x0, y0 = mapped.min(axis=0)
-        x1, y1 = mapped.max(axis=0)
+def _original_box(crop: Crop, loaded: LoadedImage) -> Box:
+    """Map a crop's box from the working image to the original photo."""
     width, height = loaded.original_size
     scale = loaded.scale
-    left = int(np.clip(np.floor(x0 / scale), 0, width - 1))
-    top = int(np.clip(np.floor(y0 / scale), 0, height - 1))
-    right = int(np.clip(np.ceil(x1 / scale), left + 1, width))
-    bottom = int(np.clip(np.ceil(y1 / scale), top + 1, height))
+    left = min(max(math.floor(crop.x / scale), 0), width - 1)
+    top = min(max(math.floor(crop.y / scale), 0), height - 1)
+    right = min(max(math.ceil((crop.x + crop.w) / scale), left + 1), width)
+    bottom = min(max(math.ceil((crop.y + crop.h) / scale), top + 1), height)
     return Box(left, top, right - left, bottom - top)

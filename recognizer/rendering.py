@@ -20,6 +20,7 @@ Okabe-Ito palette, which colour-blind readers can tell apart.
 from __future__ import annotations
 
 import io
+import math
 import zlib
 from dataclasses import dataclass
 
@@ -55,6 +56,8 @@ CERTAIN_COLOUR = "#0072B2"
 UNCERTAIN_COLOUR = "#D55E00"
 #: The runner-up bar of an uncertain digit (Okabe-Ito orange).
 RUNNER_UP_COLOUR = "#E69F00"
+#: Drawn under each box so that it shows on dark backgrounds too.
+HALO_COLOUR = (1.0, 1.0, 1.0, 0.7)
 #: The other bars, and the empty part of each bar's slot.
 OTHER_BAR_COLOUR = "#999999"
 SLOT_COLOUR = "#EEEEEE"
@@ -127,16 +130,18 @@ def render_annotated(recognition: Recognition) -> bytes:
     for digit in recognition.digits:
         colour = _colour(digit)
         box = _scaled_box(digit, scale)
-        canvas.add(
-            Rectangle(
-                (box.x, box.y),
-                box.w,
-                box.h,
-                fill=False,
-                edgecolor=colour,
-                linewidth=_px_to_pt(line_px),
+        # A pale halo under each box keeps it visible on a dark board as on white paper.
+        for edge, width_px in ((HALO_COLOUR, line_px + 2), (colour, line_px)):
+            canvas.add(
+                Rectangle(
+                    (box.x, box.y),
+                    box.w,
+                    box.h,
+                    fill=False,
+                    edgecolor=edge,
+                    linewidth=_px_to_pt(width_px),
+                )
             )
-        )
         label = digit_label(digit)
         rect = _place_label(box, label, text_px, width, height, placed)
         placed.append(rect)
@@ -260,8 +265,11 @@ def render_confidence_plot(recognition: Recognition, max_digits: int = 12) -> by
 
 
 def digit_label(digit: Digit) -> str:
-    """The short label drawn on a digit: "7 98%", or "1? 55% or 7" when uncertain."""
-    percent = f"{digit.confidence * 100:.0f}%"
+    """The short label drawn on a digit: "7 98%", or "1? 55% or 7" when uncertain.
+
+    The percentage is rounded down, so that a model's 99.7% never shows as a certain 100%.
+    """
+    percent = f"{math.floor(digit.confidence * 100)}%"
     if digit.uncertain:
         return f"{digit.label}? {percent} or {digit.runner_up}"
     return f"{digit.label} {percent}"
@@ -355,6 +363,7 @@ def _fit_preview(preview: np.ndarray, preview_scale: float) -> tuple[np.ndarray,
     """The preview as RGB uint8, at most MAX_SIDE_PX on its longest side.
 
     Returns the image and the scale from original-photo coordinates to its pixels.
+    Shrinks before converting to RGB: a grey preview then costs a third of the work.
     """
     image = np.asarray(preview)
     if image.dtype != np.uint8:
@@ -363,19 +372,19 @@ def _fit_preview(preview: np.ndarray, preview_scale: float) -> tuple[np.ndarray,
         raise ValueError("preview is empty")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    elif image.ndim == 3 and image.shape[2] == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    else:
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
         raise ValueError(f"preview must be grey, BGR or BGRA, got shape {image.shape}")
     height, width = image.shape[:2]
     shrink = min(1.0, MAX_SIDE_PX / max(height, width))
     if shrink < 1.0:
         size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    else:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return image, preview_scale * shrink
 
 

@@ -2,27 +2,33 @@
 
 The steps, each a function below so that it can be tested on a drawn image:
 
-1. ``estimate_background``: the paper (or board) brightness everywhere, as a median over
-   a window much larger than a stroke, computed on a small copy of the image. A median
-   does not care whether ink is darker or lighter than the paper, so the same estimate
-   serves both polarities and follows shadows and uneven light.
-2. ``dark_ink_polarity``: ink is whatever departs from the background strongly and
-   sparsely; dark pen on paper departs downwards, chalk on a board upwards.
-3. ``contrast_map``: how far each pixel departs from its background, relative to the
-   background's brightness (so a shadow, which dims paper and ink alike, changes nothing).
-4. ``binarize``: Otsu on the contrast with a floor (so that a blank page yields noise
-   below the floor, not "ink"), plus hysteresis: faint parts of a stroke are kept when
-   they touch a confident part.
-5. ``remove_ruled_lines``: long thin horizontal and vertical runs (ruled or squared
-   paper) are erased after deskewing, except where a stroke crosses them.
-6. Connected components, then decisions relative to the typical digit height: drop
-   specks, page edges and blobs; merge the pieces of one digit (those that overlap in x);
-   drop dots, commas and dashes; split components too wide for one digit at the column
-   of least ink; group into lines and order them for reading.
+1. ``estimate_background``: paper (or board) brightness everywhere, and the polarity
+   (dark pen on paper or light chalk on a board), on a small copy of the image.
+2. ``contrast_map``: how far each pixel departs from its background, relative to the
+   background's brightness, so that a shadow, which dims paper and ink alike, changes
+   nothing.
+3. ``binarize``: Otsu on the contrast with a floor (a blank page is noise below the
+   floor, not ink), grown by hysteresis into faint parts of strokes.
+4. ``remove_ruled_lines``: long straight lines (ruled or squared paper), found by a
+   probabilistic Hough transform at any small tilt, are erased except where a stroke
+   crosses them.
+5. ``find_pieces``: connected components, judged against the typical digit height:
+   specks, page edges, blobs, dots, commas and dashes are dropped; pieces of one digit
+   that overlap in x (a 5's detached bar, a crossed 7, an open 4) are merged.
+6. ``group_lines``: pieces chained left to right into lines, lines top to bottom.
+7. ``build_lattice``: for each line, the places where one digit may end and the next
+   begin. Clear gaps between complete-looking pieces are certain; a piece too wide for
+   one digit (touching digits) gets candidate cuts at the columns of least ink; a
+   fragment may belong to either neighbour or stand alone (a broken pencil line).
+   Every segment between two candidate places is one crop.
+8. ``choose_segments``: after the classifier has scored every crop in one batch, the
+   best path through each line's lattice (dynamic programming over log-probabilities
+   plus a shape prior) decides which crops are the digits.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -33,110 +39,109 @@ import numpy as np
 MAX_CANDIDATES = 120
 #: Smallest digit height (pixels, in the working image) worth reading.
 MIN_DIGIT_HEIGHT = 10
-#: The background median window, as a fraction of the image's longest side.
-BACKGROUND_WINDOW = 0.12
+#: Longest side of the coarse copy the background and the polarity are computed on.
+COARSE_SIDE = 640
+#: Strokes up to this fraction of the image's longest side are told from the background.
+STROKE_KERNEL = 0.04
+#: Light ink (chalk) is chosen only when it outweighs dark ink by this factor: paper
+#: is far more common, and a near tie should not flip the reading.
+LIGHT_INK_MARGIN = 1.3
+#: Darkest paper brightness that contrast is measured against (see ``contrast_map``).
+DARK_FLOOR = 96
 #: Contrast (0-255 = 0-100% of the background brightness) below which nothing is ink.
 MIN_CONTRAST = 28
 #: Hysteresis: pixels at least this fraction of the threshold join a stroke they touch.
 WEAK_FRACTION = 0.6
 #: A straight run at least this fraction of the image's shorter side is a ruled line.
-LINE_MIN_FRACTION = 0.22
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One digit candidate in the segmentation frame (see ``Segmentation.transform``)."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-    #: uint8 (h, w): 255 where this candidate's ink is, 0 elsewhere (neighbours removed).
-    mask: np.ndarray
-    line: int
-
-
-@dataclass(frozen=True, slots=True)
-class Segmentation:
-    candidates: tuple[Candidate, ...]
-    truncated: bool
-    #: 2x3 affine map from the input image to the frame the boxes are in; None when the
-    #: image was not rotated (the usual case: only ruled paper is deskewed).
-    transform: np.ndarray | None
-    #: Typical digit height in pixels (0 when nothing digit-like was found).
-    digit_height: float
+LINE_MIN_FRACTION = 0.2
+#: Widest segment (in digit heights) the lattice considers to be one digit.
+MAX_DIGIT_WIDTH = 1.25
+#: A segment with no ink (between two boundaries in a gap) in ``LineLattice.span_crops``.
+EMPTY = -1
+#: Extra cost of skipping part of a cut piece as "not a digit" (a sliver of a long bar
+#: may be skipped; half a digit should not be).
+CUT_SKIP_COST = 1.0
 
 
 # --------------------------------------------------------------------------- ink
 
 
-def estimate_background(grey: np.ndarray, window_fraction: float = BACKGROUND_WINDOW) -> np.ndarray:
-    """Paper brightness at every pixel: a large median, computed small and scaled up."""
+def coarse_copy(grey: np.ndarray, longest: int = COARSE_SIDE) -> np.ndarray:
+    """The image shrunk (area averaging) so that its longest side is about ``longest``."""
     height, width = grey.shape
-    factor = max(1, round(max(height, width) / 200))
-    small = cv2.resize(
-        grey,
-        (max(1, round(width / factor)), max(1, round(height / factor))),
-        interpolation=cv2.INTER_AREA,
-    )
-    window = max(3, round(window_fraction * max(small.shape)) | 1)
-    window = min(window, 255)
-    # The median only has to be right on the paper; stretch the edges so that a
-    # window near the border still sees mostly paper, not padding.
-    pad = window // 2
-    padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    median = cv2.medianBlur(padded, window)[pad:-pad, pad:-pad]
-    median = cv2.blur(median, (3, 3))
-    return cv2.resize(median, (width, height), interpolation=cv2.INTER_LINEAR)
+    factor = max(height, width) / longest
+    if factor <= 1.0:
+        return grey
+    size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
 
 
-def dark_ink_polarity(grey: np.ndarray, background: np.ndarray) -> bool:
-    """True for dark ink on light paper, False for light chalk on a dark board.
+@dataclass(frozen=True, slots=True)
+class Background:
+    """Paper (or board) brightness everywhere under either polarity, and the polarity."""
 
-    Both polarities leave departures from the background on both sides (edges of
-    shadows, of the page); the ink's side is the one with the heavier tail.
+    #: Brightness with dark thin structures (pen, pencil) closed over.
+    under_dark_ink: np.ndarray
+    #: Brightness with light thin structures (chalk) opened away.
+    under_light_ink: np.ndarray
+    dark_ink: bool
+
+
+def estimate_background(grey: np.ndarray) -> Background:
+    """Paper brightness under either polarity of ink, and the polarity, at coarse scale.
+
+    A morphological closing removes dark structures thinner than its kernel (strokes)
+    but keeps the edges of large ones (the table around a page, a shadow), so the
+    background follows those edges instead of smearing them into fake ink. The
+    polarity test weighs thin dark structures against thin light ones, each after
+    first removing the other kind (an alternating filter), so that the light squares
+    between the dark lines of squared paper do not count as light strokes.
     """
-    darker = cv2.subtract(background, grey)
-    lighter = cv2.subtract(grey, background)
-    noise = _noise_level(grey, background)
-    floor = max(12.0, 4.0 * noise)
-    dark_excess = _tail_mass(darker, floor)
-    light_excess = _tail_mass(lighter, floor)
-    return dark_excess >= light_excess
+    small = coarse_copy(grey)
+    size = max(3, round(STROKE_KERNEL * max(small.shape)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
+    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
+    dark_ridges = cv2.subtract(cv2.morphologyEx(opened, cv2.MORPH_CLOSE, kernel), opened)
+    light_ridges = cv2.subtract(closed, cv2.morphologyEx(closed, cv2.MORPH_OPEN, kernel))
+    floor = 8  # grey levels: JPEG noise and paper texture stay below it
+    dark_mass = cv2.sumElems(cv2.subtract(dark_ridges, floor))[0]
+    light_mass = cv2.sumElems(cv2.subtract(light_ridges, floor))[0]
+    height, width = grey.shape
+    return Background(
+        under_dark_ink=cv2.resize(closed, (width, height), interpolation=cv2.INTER_LINEAR),
+        under_light_ink=cv2.resize(opened, (width, height), interpolation=cv2.INTER_LINEAR),
+        dark_ink=bool(light_mass <= LIGHT_INK_MARGIN * dark_mass),
+    )
 
 
-def _tail_mass(values: np.ndarray, floor: float) -> float:
-    excess = cv2.subtract(values, np.full_like(values, min(255, round(floor))))
-    return float(cv2.sumElems(excess)[0])
-
-
-def _noise_level(grey: np.ndarray, background: np.ndarray) -> float:
-    """Robust spread of grey around the background (median absolute deviation)."""
-    diff = cv2.absdiff(grey, background)
-    step = max(1, diff.size // 50_000)
-    sample = diff.reshape(-1)[::step]
-    return float(np.median(sample)) * 1.4826
-
-
-def contrast_map(grey: np.ndarray, background: np.ndarray, dark_ink: bool) -> np.ndarray:
+def contrast_map(grey: np.ndarray, background: Background) -> np.ndarray:
     """uint8 ink strength: 255 means the stroke departs 100% from its background."""
-    if dark_ink:
-        depth = cv2.subtract(background, grey)
-        reference = cv2.max(background, 1)
-    else:
-        depth = cv2.subtract(grey, background)
-        # Chalk is measured against the room left above the board, so a dark board in
-        # a shadow still gives chalk a full-strength stroke.
-        reference = cv2.max(cv2.subtract(np.full_like(background, 255), background), 1)
-        reference = cv2.max(reference, cv2.add(background, 40))
-    return cv2.divide(depth, reference, scale=255.0)
+    if background.dark_ink:
+        paper = background.under_dark_ink
+        depth = cv2.subtract(paper, grey)
+        # Relative to the paper's brightness, but not below a floor: in the darkest
+        # corners (a table, a deep shadow) noise would otherwise look like ink.
+        return cv2.divide(depth, cv2.max(paper, DARK_FLOOR), scale=255.0)
+    board = background.under_light_ink
+    depth = cv2.subtract(grey, board)
+    # Chalk is measured against the room left above the board (at least a fixed
+    # amount), so a dark board in a shadow still gives chalk a full-strength stroke.
+    room = cv2.max(cv2.subtract(np.full_like(board, 255), board), 60)
+    return cv2.divide(depth, room, scale=255.0)
+
+
+def ink_levels(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> tuple[int, int]:
+    """(strong, weak) contrast levels: Otsu above a floor, and the hysteresis level."""
+    otsu, _ = cv2.threshold(contrast, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    strong = max(int(otsu), min_contrast)
+    weak = max(round(strong * WEAK_FRACTION), round(min_contrast * 0.75))
+    return strong, weak
 
 
 def binarize(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarray:
-    """Ink mask (uint8 0/255): Otsu above a floor, grown by hysteresis into faint parts."""
-    otsu, _ = cv2.threshold(contrast, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    strong_level = max(float(otsu), float(min_contrast))
-    weak_level = max(strong_level * WEAK_FRACTION, min_contrast * 0.75)
+    """Ink mask (uint8 0/255): strong pixels, plus faint pixels connected to them."""
+    strong_level, weak_level = ink_levels(contrast, min_contrast)
     strong = contrast >= strong_level
     if not strong.any():
         return np.zeros_like(contrast)
@@ -148,90 +153,115 @@ def binarize(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarr
     return (keep[labels] * 255).astype(np.uint8)
 
 
+def ink_mask(grey: np.ndarray) -> np.ndarray:
+    """Steps 1-3: the binary ink mask (255 = ink) of a grey image, either polarity."""
+    return binarize(contrast_map(grey, estimate_background(grey)))
+
+
 # ------------------------------------------------------------------- ruled lines
 
 
-def estimate_skew(mask: np.ndarray, max_degrees: float = 8.0, step: float = 0.25) -> float:
-    """Angle (degrees, counter-clockwise) of the dominant horizontal structure.
+@dataclass(frozen=True, slots=True)
+class RuledLine:
+    x0: int
+    y0: int
+    x1: int
+    y1: int
 
-    Projection profiles: rows of ruled paper (or of text) are sharpest when projected
-    along their own direction. Runs on the ink pixels' coordinates, subsampled.
+    @property
+    def horizontal(self) -> bool:
+        return abs(self.x1 - self.x0) >= abs(self.y1 - self.y0)
+
+
+def find_ruled_lines(mask: np.ndarray, min_length: int | None = None) -> list[RuledLine]:
+    """Long straight segments within 20 degrees of horizontal or vertical.
+
+    Probabilistic Hough on a half-size copy: ruled lines are many times longer than any
+    stroke of a digit, and the transform finds them at whatever tilt the photo has.
+    Gaps (a faint line that JPEG and the threshold broke into dashes) are bridged.
     """
-    ys, xs = np.nonzero(mask)
-    if len(ys) < 50:
-        return 0.0
-    take = max(1, len(ys) // 20_000)
-    ys = ys[::take].astype(np.float64)
-    xs = xs[::take].astype(np.float64)
-    xs -= xs.mean()
-    best_angle, best_score = 0.0, -1.0
-    angles = np.arange(-max_degrees, max_degrees + step / 2, step)
-    for angle in angles:
-        theta = math.radians(angle)
-        rows = ys * math.cos(theta) + xs * math.sin(theta)
-        rows -= rows.min()
-        profile = np.bincount(rows.astype(np.int64))
-        score = float(np.dot(profile, profile))
-        if score > best_score:
-            best_angle, best_score = float(angle), score
-    return best_angle
-
-
-def has_long_structures(mask: np.ndarray, min_fraction: float = 0.5) -> bool:
-    """Whether some component spans most of the image: ruled lines, a grid, a page edge."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:
-        return False
-    height, width = mask.shape
-    widths = stats[1:, cv2.CC_STAT_WIDTH]
-    heights = stats[1:, cv2.CC_STAT_HEIGHT]
-    return bool(((widths >= min_fraction * width) | (heights >= min_fraction * height)).any())
-
-
-def remove_ruled_lines(mask: np.ndarray, min_length: int | None = None) -> np.ndarray:
-    """Erase long thin horizontal and vertical runs, keeping strokes that cross them."""
     height, width = mask.shape
     if min_length is None:
         min_length = max(30, round(LINE_MIN_FRACTION * min(height, width)))
-    horizontal = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, min_length), np.uint8))
-    vertical = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((min_length, 1), np.uint8))
-    lines = cv2.bitwise_or(horizontal, vertical)
-    if not lines.any():
-        return mask
-    thickness = _line_thickness(horizontal, vertical)
-    # Lines are a little thicker after a rotation and JPEG; strokes crossing them are
-    # at least that much longer across the line.
-    across = thickness + max(2, round(thickness * 0.5))
-    tall = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((across, 1), np.uint8))
-    wide = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, across), np.uint8))
-    protect = cv2.bitwise_or(
-        cv2.bitwise_and(tall, cv2.bitwise_not(vertical)),
-        cv2.bitwise_and(wide, cv2.bitwise_not(horizontal)),
+    factor = 2 if max(height, width) > 800 else 1
+    small = mask
+    if factor > 1:
+        small = cv2.resize(mask, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
+        small = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY)[1]
+    length = max(10, min_length // factor)
+    found = cv2.HoughLinesP(
+        small,
+        rho=1,
+        theta=math.pi / 360,
+        threshold=max(10, length // 2),
+        minLineLength=length,
+        maxLineGap=max(3, length // 15),
     )
-    remove = cv2.bitwise_and(lines, cv2.bitwise_not(protect))
-    return cv2.bitwise_and(mask, cv2.bitwise_not(remove))
+    if found is None:
+        return []
+    lines = []
+    for x0, y0, x1, y1 in np.asarray(found).reshape(-1, 4):
+        angle = math.degrees(math.atan2(abs(int(y1) - int(y0)), abs(int(x1) - int(x0))))
+        if angle <= 20 or angle >= 70:
+            lines.append(
+                RuledLine(
+                    int(x0) * factor, int(y0) * factor, int(x1) * factor, int(y1) * factor
+                )
+            )
+    return lines
 
 
-def _line_thickness(horizontal: np.ndarray, vertical: np.ndarray) -> int:
-    """Typical thickness of the detected lines: area over length."""
-    estimates = []
-    for lines, axis in ((horizontal, 0), (vertical, 1)):
-        area = cv2.countNonZero(lines)
-        if area == 0:
+def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
+    """Erase the lines' pixels, except those of strokes that cross a line.
+
+    A pixel of a horizontal line belongs to a stroke too when the ink runs on across
+    the line (a vertical run longer than the line is thick), and likewise for vertical
+    lines; those pixels stay.
+    """
+    keep = np.full_like(mask, 255)
+    for horizontal in (True, False):
+        group = [line for line in lines if line.horizontal == horizontal]
+        if not group:
             continue
-        # Length: the number of line pixels seen along the line direction per line,
-        # summed: columns (for horizontal lines) that hold any line pixel in a run.
-        runs = np.count_nonzero(np.diff((lines > 0).astype(np.int8), axis=axis) == 1)
-        estimates.append(area / max(1, runs))
-    return max(1, round(float(np.median(estimates)))) if estimates else 1
+        thickness = _line_thickness(mask, group)
+        band = thickness + 2 + (thickness + 1) // 2
+        across = thickness + 3
+        line_mask = np.zeros_like(mask)
+        for line in group:
+            cv2.line(line_mask, (line.x0, line.y0), (line.x1, line.y1), 255, band)
+        kernel = np.ones((across, 1) if horizontal else (1, across), np.uint8)
+        crossing = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+        erase = cv2.bitwise_and(line_mask, cv2.bitwise_not(crossing))
+        keep = cv2.bitwise_and(keep, cv2.bitwise_not(erase))
+    return cv2.bitwise_and(mask, keep)
 
 
-# -------------------------------------------------------------------- components
+def _line_thickness(mask: np.ndarray, lines: list[RuledLine]) -> int:
+    """Typical thickness of the lines: ink pixels across each line, sampled along it."""
+    height, width = mask.shape
+    reach = 8
+    samples = []
+    for line in lines:
+        steps = max(2, int(math.hypot(line.x1 - line.x0, line.y1 - line.y0) // 12))
+        for t in np.linspace(0.05, 0.95, steps):
+            x = min(max(round(line.x0 + t * (line.x1 - line.x0)), 0), width - 1)
+            y = min(max(round(line.y0 + t * (line.y1 - line.y0)), 0), height - 1)
+            if line.horizontal:
+                strip = mask[max(0, y - reach) : y + reach + 1, x]
+            else:
+                strip = mask[y, max(0, x - reach) : x + reach + 1]
+            count = int(np.count_nonzero(strip))
+            if count:
+                samples.append(count)
+    return max(1, round(float(np.median(samples)))) if samples else 1
+
+
+# ------------------------------------------------------------------------ pieces
 
 
 @dataclass(slots=True)
-class _Part:
-    """A group of connected components (optionally cut to a column range)."""
+class Piece:
+    """Connected components that belong together (one digit, or touching digits)."""
 
     x0: int
     y0: int
@@ -239,7 +269,6 @@ class _Part:
     y1: int
     labels: list[int]
     area: int
-    cut: tuple[int, int] | None = None
 
     @property
     def w(self) -> int:
@@ -258,7 +287,16 @@ class _Part:
         return (self.y0 + self.y1) / 2
 
 
-def _stroke_widths(mask: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+@dataclass(frozen=True, slots=True)
+class Components:
+    """Connected components of the ink mask and the typical digit height."""
+
+    labels: np.ndarray
+    pieces: list[Piece]
+    digit_height: float
+
+
+def stroke_widths(mask: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
     """Mean stroke width per component: twice the area over the boundary length."""
     eroded = cv2.erode(mask, np.ones((3, 3), np.uint8))
     boundary = cv2.subtract(mask, eroded) > 0
@@ -268,10 +306,18 @@ def _stroke_widths(mask: np.ndarray, labels: np.ndarray, count: int) -> np.ndarr
 
 
 def estimate_digit_height(heights: np.ndarray, widths: np.ndarray, areas: np.ndarray) -> float:
-    """Typical digit height: the area-weighted median height of digit-shaped components."""
-    shaped = (heights >= MIN_DIGIT_HEIGHT) & (heights >= 0.6 * widths) & (heights <= 8 * widths)
+    """Typical digit height: the ink-weighted median height of digit-shaped components.
+
+    Weighting by ink makes the many specks of a noisy photo count for little next to
+    the digits; leaving out thin upright pieces (1s, but also remnants of lines) keeps
+    long line fragments from posing as tall digits, unless nothing else is there.
+    """
+    tall_enough = heights >= MIN_DIGIT_HEIGHT
+    shaped = tall_enough & (heights >= 0.6 * widths) & (heights <= 3.5 * widths)
+    if areas[shaped].sum() < 0.3 * areas[tall_enough].sum():
+        shaped = tall_enough & (heights >= 0.6 * widths) & (heights <= 10 * widths)
     if not shaped.any():
-        shaped = heights >= MIN_DIGIT_HEIGHT
+        shaped = tall_enough
         if not shaped.any():
             return 0.0
     h = heights[shaped].astype(np.float64)
@@ -282,71 +328,75 @@ def estimate_digit_height(heights: np.ndarray, widths: np.ndarray, areas: np.nda
     return float(h[order][min(index, len(h) - 1)])
 
 
-def _initial_parts(
-    stats: np.ndarray, strokes: np.ndarray, image_shape: tuple[int, int]
-) -> tuple[list[_Part], float]:
-    height, width = image_shape
+def find_pieces(mask: np.ndarray) -> Components:
+    """Components of a clean ink mask, filtered and merged into digit pieces."""
+    height, width = mask.shape
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return Components(labels, [], 0.0)
+    strokes = stroke_widths(mask, labels, count)
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     area = stats[:, cv2.CC_STAT_AREA]
-    index = np.arange(len(stats))
-    real = index > 0
-    # Page edges, shadows, the table: anything spanning most of the image.
+    real = np.arange(count) > 0
     huge = (w >= 0.8 * width) | (h >= 0.8 * height)
     # Blobs are not strokes: a filled region is wide across everywhere.
-    blob = strokes > 0.45 * np.minimum(w, h) + 2
-    blob &= np.minimum(w, h) > 2 * MIN_DIGIT_HEIGHT
-    speck = np.maximum(w, h) < 3
+    blob = (strokes > 0.4 * np.minimum(w, h) + 2) & (np.minimum(w, h) > 2 * MIN_DIGIT_HEIGHT)
+    speck = (np.maximum(w, h) < 3) | (area < 6)
     usable = real & ~huge & ~blob & ~speck
     digit_height = estimate_digit_height(h[usable], w[usable], area[usable])
     if digit_height <= 0:
-        return [], 0.0
-    small = np.maximum(w, h) < 0.12 * digit_height
-    too_big = (h > 2.2 * digit_height) | (w > 12 * digit_height)
-    at_border = (x == 0) | (y == 0) | (x + w >= width) | (y + h >= height)
-    edge_piece = at_border & ((h > 1.5 * digit_height) | (w > 3 * digit_height))
-    keep = usable & ~small & ~too_big & ~edge_piece
-    parts = [
-        _Part(int(x[i]), int(y[i]), int(x[i] + w[i]), int(y[i] + h[i]), [int(i)], int(area[i]))
+        return Components(labels, [], 0.0)
+    hd = digit_height
+    small = np.maximum(w, h) < 0.15 * hd
+    too_tall = h > 2.0 * hd
+    at_border = (x <= 0) | (y <= 0) | (x + w >= width) | (y + h >= height)
+    edge_piece = at_border & ((h > 1.4 * hd) | (w > 2.5 * hd) | (np.maximum(w, h) < 0.5 * hd))
+    flat_line = (w > 1.6 * hd) & (h < 0.3 * hd)
+    thin_line = (h > 1.3 * hd) & (w < 0.15 * hd)
+    keep = usable & ~small & ~too_tall & ~edge_piece & ~flat_line & ~thin_line
+    pieces = [
+        Piece(int(x[i]), int(y[i]), int(x[i] + w[i]), int(y[i] + h[i]), [int(i)], int(area[i]))
         for i in np.flatnonzero(keep)
     ]
-    return parts, digit_height
+    pieces = merge_overlapping(pieces, hd)
+    pieces = [p for p in pieces if not is_punctuation(p, hd)]
+    return Components(labels, pieces, digit_height)
 
 
-def _merge_fragments(parts: list[_Part], digit_height: float) -> list[_Part]:
+def merge_overlapping(pieces: list[Piece], digit_height: float) -> list[Piece]:
     """Merge pieces of one digit: they overlap in x, are close in y, fit one digit box."""
     merged = True
-    while merged and len(parts) > 1:
+    while merged and len(pieces) > 1:
         merged = False
-        parts.sort(key=lambda p: p.area, reverse=True)
-        for i, big in enumerate(parts):
-            for j in range(len(parts) - 1, i, -1):
-                piece = parts[j]
-                if _belong_together(big, piece, digit_height):
-                    parts[i] = _union(big, piece)
-                    del parts[j]
+        pieces.sort(key=lambda p: p.area, reverse=True)
+        i = 0
+        while i < len(pieces):
+            big = pieces[i]
+            for j in range(len(pieces) - 1, i, -1):
+                if _belong_together(big, pieces[j], digit_height):
+                    big = _union(big, pieces[j])
+                    pieces[i] = big
+                    del pieces[j]
                     merged = True
-                    big = parts[i]
-    return parts
+            i += 1
+    return pieces
 
 
-def _belong_together(a: _Part, b: _Part, digit_height: float) -> bool:
+def _belong_together(a: Piece, b: Piece, digit_height: float) -> bool:
     overlap_x = min(a.x1, b.x1) - max(a.x0, b.x0)
-    if overlap_x <= 0:
-        return False
-    narrow = min(a.w, b.w)
-    if overlap_x < 0.5 * narrow:
+    if overlap_x < 0.5 * min(a.w, b.w):
         return False
     gap_y = max(a.y0, b.y0) - min(a.y1, b.y1)
     if gap_y > 0.25 * digit_height:
         return False
     union_h = max(a.y1, b.y1) - min(a.y0, b.y0)
     union_w = max(a.x1, b.x1) - min(a.x0, b.x0)
-    return union_h <= 1.35 * digit_height and union_w <= 1.3 * digit_height
+    return union_h <= 1.35 * digit_height and union_w <= 1.1 * max(union_h, 0.8 * digit_height)
 
 
-def _union(a: _Part, b: _Part) -> _Part:
-    return _Part(
+def _union(a: Piece, b: Piece) -> Piece:
+    return Piece(
         min(a.x0, b.x0),
         min(a.y0, b.y0),
         max(a.x1, b.x1),
@@ -356,143 +406,346 @@ def _union(a: _Part, b: _Part) -> _Part:
     )
 
 
-def _is_punctuation(part: _Part, digit_height: float) -> bool:
-    """Dots, commas, dashes and the like: too short for a digit of this string."""
-    if part.h >= 0.55 * digit_height:
-        return False
-    # Short and not wide: a dot or a comma. Short and flat: a dash or an underline.
-    return part.h < 0.4 * digit_height or part.w > 1.6 * part.h
+def is_punctuation(piece: Piece, digit_height: float) -> bool:
+    """Obvious dots and dashes: tiny, or very short and flat. Doubtful cases are left
+    to the lattice, which may also read them as part of a neighbouring digit."""
+    if max(piece.w, piece.h) < 0.2 * digit_height:
+        return True
+    return piece.h < 0.22 * digit_height and piece.w > 2.0 * piece.h
 
 
-def _split_wide(part: _Part, labels: np.ndarray, digit_height: float) -> list[_Part]:
-    """Cut a component holding touching digits at the columns of least ink."""
-    count = _digit_count(part, digit_height)
-    if count <= 1:
-        return [part]
-    crop = np.isin(labels[part.y0 : part.y1, part.x0 : part.x1], part.labels)
-    profile = crop.sum(axis=0).astype(np.float64)
-    profile = np.convolve(profile, np.ones(3) / 3, mode="same")
-    cuts = []
-    for k in range(1, count):
-        centre = part.w * k / count
-        lo = max(1, round(centre - 0.3 * part.w / count))
-        hi = min(part.w - 1, round(centre + 0.3 * part.w / count))
-        if hi <= lo:
-            continue
-        cuts.append(lo + int(np.argmin(profile[lo:hi])))
-    pieces = []
-    edges = [0, *cuts, part.w]
-    for left, right in zip(edges[:-1], edges[1:], strict=True):
-        columns = crop[:, left:right]
-        rows = np.flatnonzero(columns.any(axis=1))
-        if len(rows) == 0:
-            continue
-        pieces.append(
-            _Part(
-                part.x0 + left,
-                part.y0 + int(rows[0]),
-                part.x0 + right,
-                part.y0 + int(rows[-1]) + 1,
-                part.labels,
-                int(columns.sum()),
-                cut=(part.x0 + left, part.x0 + right),
-            )
-        )
-    return pieces
-
-
-def _digit_count(part: _Part, digit_height: float) -> int:
-    """How many digits a component probably holds, from its width."""
-    height = max(part.h, 0.8 * digit_height)
-    ratio = part.w / height
-    if ratio <= 1.05:
-        return 1
-    return max(1, min(12, round(ratio / 0.7)))
-
-
-def _group_lines(parts: list[_Part], digit_height: float) -> list[list[_Part]]:
-    """Chain parts left to right into lines (tolerates a tilted string), top to bottom."""
-    lines: list[list[_Part]] = []
-    for part in sorted(parts, key=lambda p: p.x0):
+def group_lines(pieces: list[Piece], digit_height: float) -> list[list[Piece]]:
+    """Chain pieces left to right into lines (tolerates a tilted string), top to bottom."""
+    lines: list[list[Piece]] = []
+    for piece in sorted(pieces, key=lambda p: p.x0):
         best, best_overlap = None, 0.0
         for line in lines:
-            last = line[-1]
-            overlap = min(last.y1, part.y1) - max(last.y0, part.y0)
-            fraction = overlap / max(1, min(last.h, part.h))
-            gap = part.x0 - last.x1
-            if fraction > 0.4 and gap < 4 * digit_height and fraction > best_overlap:
+            last = max(line[-3:], key=lambda p: p.h)  # a short piece is a poor guide
+            overlap = min(last.y1, piece.y1) - max(last.y0, piece.y0)
+            fraction = overlap / max(1, min(last.h, piece.h))
+            gap = piece.x0 - line[-1].x1
+            if fraction > 0.35 and gap < 4 * digit_height and fraction > best_overlap:
                 best, best_overlap = line, fraction
         if best is None:
-            lines.append([part])
+            lines.append([piece])
         else:
-            best.append(part)
+            best.append(piece)
     lines.sort(key=lambda line: float(np.median([p.cy for p in line])))
     return lines
 
 
-def _part_mask(part: _Part, labels: np.ndarray) -> np.ndarray:
-    crop = labels[part.y0 : part.y1, part.x0 : part.x1]
-    mask = np.isin(crop, part.labels)
-    if part.cut is not None:
-        left, right = part.cut[0] - part.x0, part.cut[1] - part.x0
-        mask[:, :left] = False
-        mask[:, right:] = False
-    return mask.astype(np.uint8) * 255
+# ----------------------------------------------------------------------- lattice
+
+
+@dataclass(frozen=True, slots=True)
+class Crop:
+    """One digit hypothesis: a box in the working image and its ink (255) only."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    mask: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class LineLattice:
+    """Where digits of one line may start and end, and one crop per possible digit."""
+
+    #: Candidate boundaries, left to right (x in the working image).
+    positions: tuple[float, ...]
+    #: Boundaries that every reading passes (clear gaps between complete digits).
+    certain: tuple[bool, ...]
+    #: (start, end) position indices of each segment, and the crop each one reads
+    #: (``EMPTY`` for a segment without ink).
+    spans: tuple[tuple[int, int], ...]
+    span_crops: tuple[int, ...]
+    #: The distinct crops (two segments may hold the same ink).
+    crops: tuple[Crop, ...]
+    #: Log prior of each crop being one digit, from its shape alone.
+    priors: tuple[float, ...]
+    #: Log prior of each crop being no digit at all (-inf where it cuts a piece).
+    skip_priors: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Segmentation:
+    lines: tuple[LineLattice, ...]
+    #: Typical digit height in pixels (0 when nothing digit-like was found).
+    digit_height: float
+    truncated: bool
+
+    @property
+    def crops(self) -> list[Crop]:
+        """Every crop of every line, in order: the batch to classify."""
+        return [crop for line in self.lines for crop in line.crops]
+
+
+def _is_complete(piece: Piece, digit_height: float) -> bool:
+    return piece.h >= 0.7 * digit_height
+
+
+def _is_wide(piece: Piece, digit_height: float) -> bool:
+    """Too wide for most single digits: it may hold touching ones."""
+    return piece.w > 0.95 * max(piece.h, 0.8 * digit_height)
+
+
+def build_lattice(line: list[Piece], labels: np.ndarray, digit_height: float) -> LineLattice:
+    """Candidate boundaries and segment crops of one line of pieces (sorted by x)."""
+    hd = digit_height
+    line = sorted(line, key=lambda p: p.cx)
+    positions: list[float] = [float(line[0].x0)]
+    certain: list[bool] = [True]
+    for left, right in itertools.pairwise(line):
+        positions.extend(_inner_cuts(left, labels, hd))
+        certain.extend([False] * (len(positions) - len(certain)))
+        gap = right.x0 - left.x1
+        boundary = (left.x1 + right.x0) / 2 if gap >= 0 else (left.cx + right.cx) / 2
+        sure = gap > 0.05 * hd and _is_complete(left, hd) and _is_complete(right, hd)
+        sure = sure or gap > 0.6 * hd
+        positions.append(boundary)
+        certain.append(sure)
+    positions.extend(_inner_cuts(line[-1], labels, hd))
+    certain.extend([False] * (len(positions) - len(certain)))
+    positions.append(float(line[-1].x1))
+    certain.append(True)
+    order = np.argsort(positions, kind="stable")
+    positions = [positions[i] for i in order]
+    certain = [certain[i] for i in order]
+
+    spans: list[tuple[int, int]] = []
+    span_crops: list[int] = []
+    crops: list[Crop] = []
+    priors: list[float] = []
+    skip_priors: list[float] = []
+    seen: dict[tuple, int] = {}
+    for start in range(len(positions) - 1):
+        for end in range(start + 1, len(positions)):
+            width = positions[end] - positions[start]
+            key = _segment_key(line, positions[start], positions[end], hd)
+            if width <= MAX_DIGIT_WIDTH * hd or _single_piece(key, line):
+                if key not in seen:
+                    crop = _segment_crop(line, labels, key)
+                    seen[key] = len(crops) if crop is not None else EMPTY
+                    if crop is not None:
+                        crops.append(crop)
+                        priors.append(shape_prior(crop, hd))
+                        cuts_a_piece = bool(key[1]) and not _single_piece(key, line)
+                        skip = skip_prior(crop, hd) - (CUT_SKIP_COST if cuts_a_piece else 0.0)
+                        skip_priors.append(skip)
+                spans.append((start, end))
+                span_crops.append(seen[key])
+            if certain[end]:
+                break
+    return LineLattice(
+        positions=tuple(positions),
+        certain=tuple(certain),
+        spans=tuple(spans),
+        span_crops=tuple(span_crops),
+        crops=tuple(crops),
+        priors=tuple(priors),
+        skip_priors=tuple(skip_priors),
+    )
+
+
+def _single_piece(key: tuple, line: list[Piece]) -> bool:
+    """Whether a segment holds exactly one whole piece (always worth reading whole)."""
+    whole, cut = key
+    if len(whole) == 1 and not cut:
+        return True
+    if len(cut) == 1 and not whole:
+        index, lo, hi = cut[0]
+        return lo <= line[index].x0 and hi >= line[index].x1
+    return False
+
+
+def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[float]:
+    """Candidate cuts inside a piece too wide for one digit: columns of least ink."""
+    if not _is_wide(piece, digit_height):
+        return []
+    crop = np.isin(labels[piece.y0 : piece.y1, piece.x0 : piece.x1], piece.labels)
+    profile = crop.sum(axis=0).astype(np.float64)
+    smooth = max(1, round(0.04 * digit_height))
+    profile = np.convolve(profile, np.ones(2 * smooth + 1) / (2 * smooth + 1), mode="same")
+    margin = max(1, round(0.15 * digit_height))
+    if piece.w <= 2 * margin:
+        return []
+    inner = profile[margin : piece.w - margin]
+    # Local minima (plateaus count once), deepest first, kept apart from each other.
+    left = np.concatenate(([np.inf], inner[:-1]))
+    right = np.concatenate((inner[1:], [np.inf]))
+    minima = np.flatnonzero((inner <= left) & (inner < right))
+    # Where digits touch, little ink crosses the column; inside a stroke, much does.
+    minima = minima[inner[minima] <= 0.6 * np.median(profile[profile > 0])]
+    minima = minima[np.argsort(inner[minima], kind="stable")]
+    expected = max(1, round(piece.w / (0.65 * max(piece.h, 0.8 * digit_height))))
+    chosen: list[int] = []
+    for index in minima:
+        if all(abs(index - other) >= 0.12 * digit_height for other in chosen):
+            chosen.append(int(index))
+        if len(chosen) >= expected + 1:
+            break
+    return sorted(float(piece.x0 + margin + index) for index in chosen)
+
+
+def _segment_key(line: list[Piece], left: float, right: float, digit_height: float) -> tuple:
+    """What lies between two boundaries: whole pieces centred there, columns of wide ones."""
+    whole = []
+    cut = []
+    for index, piece in enumerate(line):
+        if _is_wide(piece, digit_height):
+            lo, hi = max(left, piece.x0), min(right, piece.x1)
+            if hi - lo >= 1:
+                cut.append((index, round(lo), round(hi)))
+        elif left <= piece.cx < right:
+            whole.append(index)
+    return (tuple(whole), tuple(cut))
+
+
+def _segment_crop(line: list[Piece], labels: np.ndarray, key: tuple) -> Crop | None:
+    """The ink of a segment (see ``_segment_key``), cropped to its bounding box."""
+    whole, cut = key
+    if not whole and not cut:
+        return None
+    members = list(whole) + [index for index, _, _ in cut]
+    x0 = min([line[i].x0 for i in whole] + [lo for _, lo, _ in cut])
+    x1 = max([line[i].x1 for i in whole] + [hi for _, _, hi in cut])
+    y0 = min(line[i].y0 for i in members)
+    y1 = max(line[i].y1 for i in members)
+    region = labels[y0:y1, x0:x1]
+    ink = np.zeros(region.shape, dtype=bool)
+    for i in whole:
+        ink |= np.isin(region, line[i].labels)
+    for i, lo, hi in cut:
+        ink[:, lo - x0 : hi - x0] |= np.isin(region[:, lo - x0 : hi - x0], line[i].labels)
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    if len(rows) == 0:
+        return None
+    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return Crop(
+        x0 + int(cols[0]),
+        y0 + int(rows[0]),
+        int(cols[-1] - cols[0] + 1),
+        int(rows[-1] - rows[0] + 1),
+        ink.astype(np.uint8) * 255,
+    )
+
+
+def shape_prior(crop: Crop, digit_height: float) -> float:
+    """Log prior that a crop is one whole digit of this string, from its shape alone.
+
+    Digits of one string have about the same height; a digit is rarely wider than
+    tall; and a digit is drawn with strokes, not filled.
+    """
+    height = crop.h / digit_height
+    width = crop.w / digit_height
+    prior = 0.0
+    if height < 0.75:
+        prior -= 10.0 * (0.75 - height)
+    elif height > 1.4:
+        prior -= 6.0 * (height - 1.4)
+    if width > 1.2:
+        prior -= 6.0 * (width - 1.2)
+    aspect = crop.w / crop.h
+    if aspect > 1.35:
+        prior -= 5.0 * (aspect - 1.35)
+    filled = _fill_ratio(crop)
+    if filled > 0.3:
+        prior -= 10.0 * (filled - 0.3)
+    return prior
+
+
+def skip_prior(crop: Crop, digit_height: float) -> float:
+    """Log prior that a crop is not a digit at all: a dot, a comma, a dash, a smudge."""
+    height = crop.h / digit_height
+    width = crop.w / digit_height
+    return -0.5 - 10.0 * max(0.0, height - 0.4) - 4.0 * max(0.0, width - 0.9)
+
+
+def _fill_ratio(crop: Crop) -> float:
+    """Stroke width over the crop's longest side: about 0.1 for a pen, 0.5 for a dot."""
+    mask = crop.mask
+    area = cv2.countNonZero(mask)
+    inner = cv2.countNonZero(cv2.erode(mask, np.ones((3, 3), np.uint8), borderValue=0))
+    width = 2.0 * area / max(1, area - inner)
+    return width / max(crop.w, crop.h)
+
+
+#: Cost of each extra digit in a reading: without it, splitting a digit in two is free
+#: whenever both halves happen to look like confident digits.
+DIGIT_COST = 1.0
+
+
+def choose_segments(lattice: LineLattice, probs: np.ndarray) -> list[int]:
+    """Indices (into the lattice's crops) of the best reading of a line.
+
+    ``probs`` holds the classifier's probabilities for the lattice's crops. A reading
+    is a path through the candidate boundaries; each step is a crop read as a digit,
+    scoring log(top probability) + shape prior - DIGIT_COST, or a crop skipped as not
+    a digit, scoring its skip prior. Dynamic programming finds the best path.
+    """
+    count = len(lattice.positions)
+    best = np.full(count, -np.inf)
+    best[0] = 0.0
+    back: list[tuple[int, int] | None] = [None] * count
+    top = np.log(np.clip(probs.max(axis=1), 1e-6, 1.0)) if len(probs) else np.zeros(0)
+    for (start, end), index in zip(lattice.spans, lattice.span_crops, strict=True):
+        if best[start] == -np.inf:
+            continue
+        if index == EMPTY:
+            read, skip = -np.inf, best[start]
+        else:
+            read = best[start] + top[index] + lattice.priors[index] - DIGIT_COST
+            skip = best[start] + lattice.skip_priors[index]
+        if read > best[end]:
+            best[end] = read
+            back[end] = (start, index)
+        if skip > best[end]:
+            best[end] = skip
+            back[end] = (start, -1)
+    path: list[int] = []
+    node = count - 1
+    while node > 0 and back[node] is not None:
+        start, index = back[node]  # type: ignore[misc]
+        if index >= 0:
+            path.append(index)
+        node = start
+    return path[::-1]
 
 
 # ---------------------------------------------------------------------- pipeline
 
 
-def ink_mask(grey: np.ndarray) -> np.ndarray:
-    """Steps 1-4: the binary ink mask (255 = ink) of a grey image, either polarity."""
-    background = estimate_background(grey)
-    dark = dark_ink_polarity(grey, background)
-    return binarize(contrast_map(grey, background, dark))
-
-
 def segment(grey: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentation:
-    """Digit candidates of a grey uint8 image, in reading order."""
+    """Digit hypotheses of a grey uint8 image, line by line in reading order."""
     if grey.ndim != 2 or grey.dtype != np.uint8:
         raise ValueError("segment() expects a 2-D uint8 grey image")
     mask = ink_mask(grey)
-    transform = None
-    if has_long_structures(mask):
-        angle = estimate_skew(mask)
-        if abs(angle) >= 0.5:
-            height, width = mask.shape
-            transform = cv2.getRotationMatrix2D((width / 2, height / 2), -angle, 1.0)
-            mask = cv2.warpAffine(mask, transform, (width, height), flags=cv2.INTER_NEAREST)
-        mask = remove_ruled_lines(mask)
-    return segment_mask(mask, max_candidates=max_candidates, transform=transform)
+    lines = find_ruled_lines(mask)
+    if lines:
+        mask = remove_ruled_lines(mask, lines)
+    return segment_mask(mask, max_candidates)
 
 
-def segment_mask(
-    mask: np.ndarray, max_candidates: int = MAX_CANDIDATES, transform: np.ndarray | None = None
-) -> Segmentation:
-    """Steps 6 on a clean ink mask: components -> candidates in reading order."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:
-        return Segmentation((), False, transform, 0.0)
-    strokes = _stroke_widths(mask, labels, count)
-    parts, digit_height = _initial_parts(stats, strokes, mask.shape)
-    if not parts:
-        return Segmentation((), False, transform, 0.0)
-    parts = _merge_fragments(parts, digit_height)
-    parts = [p for p in parts if not _is_punctuation(p, digit_height)]
-    parts = [piece for p in parts for piece in _split_wide(p, labels, digit_height)]
-    parts = [p for p in parts if p.h >= MIN_DIGIT_HEIGHT * 0.6]
-    lines = _group_lines(parts, digit_height)
-    candidates: list[Candidate] = []
+def segment_mask(mask: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentation:
+    """Steps 5-7 on a clean ink mask."""
+    components = find_pieces(mask)
+    if not components.pieces:
+        return Segmentation((), 0.0, False)
+    hd = components.digit_height
+    grouped = group_lines(components.pieces, hd)
     truncated = False
-    for line_index, line in enumerate(lines):
-        for part in line:
-            if len(candidates) >= max_candidates:
-                truncated = True
-                break
-            mask_crop = _part_mask(part, labels)
-            candidates.append(
-                Candidate(part.x0, part.y0, part.w, part.h, mask_crop, line=line_index)
-            )
+    kept: list[list[Piece]] = []
+    total = 0
+    for line in grouped:
+        if total + len(line) > max_candidates:
+            line = sorted(line, key=lambda p: p.cx)[: max_candidates - total]
+            truncated = True
+        if line:
+            kept.append(line)
+            total += len(line)
         if truncated:
             break
-    return Segmentation(tuple(candidates), truncated, transform, digit_height)
+    lattices = tuple(build_lattice(line, components.labels, hd) for line in kept)
+    return Segmentation(lattices, hd, truncated)

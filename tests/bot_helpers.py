@@ -57,7 +57,7 @@ def make_recognition(
         runner = (label + 1) % 10
         probs[runner] += 0.0001  # a definite runner-up
         probs[(label + 2) % 10] -= 0.0001
-        crop = np.full((28, 28), i * 10 + label, dtype=np.uint8)
+        crop = np.full((28, 28), (i * 10 + label) % 256, dtype=np.uint8)
         digits.append(
             Digit(
                 label=label,

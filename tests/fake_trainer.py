@@ -46,7 +46,12 @@ def main() -> int:
     if args.behaviour == "error":
         append(args.progress_file, {"event": "error", "message": "MNIST not found at /nowhere"})
         return 1
-    history: dict[str, list[float]] = {"accuracy": [], "loss": [], "val_accuracy": [], "val_loss": []}
+    history: dict[str, list[float]] = {
+        "accuracy": [],
+        "loss": [],
+        "val_accuracy": [],
+        "val_loss": [],
+    }
     for epoch in range(1, args.epochs + 1):
         time.sleep(args.epoch_seconds)
         values = {"loss": 1 / epoch, "accuracy": 1 - 0.1 / epoch}

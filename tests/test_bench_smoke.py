@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.recognizer_bench import Accuracy, aligned_matches, percentile
-
 REPO = Path(__file__).resolve().parent.parent
+# bench/ holds scripts run from the checkout (``python -m bench``), not an installed package.
+sys.path.insert(0, str(REPO))
+
+from bench.measures import Accuracy, aligned_matches, percentile  # noqa: E402
 
 
 @pytest.mark.slow
@@ -89,7 +91,7 @@ def test_aligned_matches(truth, read, matches):
 def test_accuracy_counts_missed_and_invented_digits_against_the_reader():
     accuracy = Accuracy()
     accuracy.add("12345 67890", "1234567890")  # line break is not a digit: exact
-    accuracy.add("0000000000", "7")  # the naive approach: one digit read, one right? no
+    accuracy.add("0000000000", "7")  # one digit read, and wrong
     accuracy.add("1111111111", "11111111111")  # one invented
     summary = accuracy.summary()
     assert summary["digits_right"] == 10 + 0 + 10

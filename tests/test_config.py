@@ -170,3 +170,23 @@ def test_run_without_token_exits_2_with_the_message(capsys: pytest.CaptureFixtur
     assert "TELEGRAM_BOT_TOKEN" in captured.err
     assert "@BotFather" in captured.err
     assert "Traceback" not in captured.err + captured.out
+
+
+def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("MODEL_PATH", "")
+    monkeypatch.setenv("TRAIN_LIMIT", "")
+    settings = load_settings(env_file=None)
+    assert settings.model_path is None and settings.train_limit is None
+
+
+def test_the_example_env_file_is_valid_once_a_token_is_added(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
+        load_settings(env_file=example)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    settings = load_settings(env_file=example)
+    assert settings.data_dir == Path("data")
+    assert settings.admin_ids == frozenset()

@@ -20,6 +20,7 @@ import sys
 import time
 import tomllib
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from functools import cache
 from pathlib import Path
 
@@ -248,8 +249,14 @@ def test_parse_dockerfile_joins_lines_and_drops_comments() -> None:
 
 
 def test_every_stage_starts_from_the_base_ci_can_build() -> None:
-    bases = [i.args.split()[0] for i in dockerfile() if i.keyword == "FROM"]
-    assert bases and all(base == BASE_IMAGE for base in bases), bases
+    """Each FROM is the one base (or an earlier stage built on it)."""
+    stages: set[str] = set()
+    for instruction in dockerfile():
+        if instruction.keyword == "FROM":
+            words = instruction.args.split()
+            assert words[0] == BASE_IMAGE or words[0] in stages, instruction.args
+            if len(words) == 3 and words[1].upper() == "AS":
+                stages.add(words[2])
 
 
 def test_command_is_the_console_script_and_its_sub_command() -> None:
@@ -297,18 +304,44 @@ def test_copied_paths_exist_and_reach_the_build() -> None:
                     assert not is_ignored(relative), f"{relative} is left out of the build"
 
 
+def packaged(name: str) -> bool:
+    """Whether setuptools puts the (dotted) package ``name`` into the distribution."""
+    packages = pyproject()["tool"]["setuptools"]["packages"]
+    if isinstance(packages, list):
+        return name in packages
+    find = packages["find"]
+    included = any(fnmatch(name, pattern) for pattern in find.get("include", ["*"]))
+    return included and not any(fnmatch(name, pattern) for pattern in find.get("exclude", []))
+
+
 def test_image_installs_every_package_and_file_pyproject_names() -> None:
     """``pip install .`` in the image needs all of it: the packages, the readme and licence."""
     copied: set[str] = set()
-    for instruction in stage_of(0):
-        if instruction.keyword == "COPY":
+    for instruction in dockerfile():
+        if instruction.keyword == "COPY" and instruction.stage != stage_of(-1)[0].stage:
             flags, paths = split_flags(instruction.args)
             if "from" not in flags:
                 copied.update(Path(p).as_posix() for p in paths[:-1])
-    project = pyproject()["project"]
-    needed = set(pyproject()["tool"]["setuptools"]["packages"]) | {"pyproject.toml"}
-    needed.add(project["readme"])
-    assert needed <= copied, f"not copied into the build stage: {sorted(needed - copied)}"
+    top_level = {p.parent.name for p in REPO.glob("*/__init__.py") if packaged(p.parent.name)}
+    assert {"bot", "recognizer", "training", "models"} <= top_level
+    needed = top_level | {"pyproject.toml", pyproject()["project"]["readme"]}
+    assert needed <= copied, f"not copied into the build: {sorted(needed - copied)}"
+
+
+def test_a_regular_install_holds_every_sub_package_and_the_model() -> None:
+    """The image installs the project for real (not editable, like the dev venv): a
+    sub-package or model file that pyproject.toml leaves out is missing only there."""
+    for top in REPO.glob("*/__init__.py"):
+        if not packaged(top.parent.name):
+            continue
+        for init in top.parent.rglob("__init__.py"):
+            package = ".".join(init.parent.relative_to(REPO).parts)
+            assert packaged(package), f"{package} would be left out of the installed package"
+    from recognizer.classifier import SHIPPED_MODEL_NAME
+
+    data = pyproject()["tool"]["setuptools"]["package-data"]["models"]
+    for name in (SHIPPED_MODEL_NAME, Path(SHIPPED_MODEL_NAME).with_suffix(".json").name):
+        assert any(fnmatch(name, pattern) for pattern in data), f"{name} is not package data"
 
 
 def test_runs_as_an_unprivileged_user() -> None:

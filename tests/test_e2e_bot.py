@@ -8,17 +8,16 @@ crashes are in test_e2e_faults.py.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-
-from bot import replies
 from fakes.bot_runner import ADMIN
 from fakes.digit_photos import blank_photo
 from fakes.fake_bot_api import ApiCall, FakeBotApi, InjectedUpdate
+
+from bot import replies
 
 USER = 42
 OTHER_USER = 43
@@ -32,23 +31,35 @@ def decode(data: bytes) -> np.ndarray:
     return image
 
 
-def is_reply(sent: InjectedUpdate, method: str):
-    """A predicate: a successful ``method`` call replying to the user's message."""
+def answer(sent: InjectedUpdate, method: str):
+    """A predicate: a ``method`` call answering ``sent``: in its chat, after it, quoting it
+    or nothing (the tests wait for an answer before sending more in that chat)."""
     chat_id, message_id = sent.chat_id, sent.message["message_id"]
-    return lambda c: c.method == method and c.chat_id == chat_id and (
-        c.reply_to_message_id == message_id
+    return lambda c: (
+        c.method == method
+        and c.chat_id == chat_id
+        and c.seq > sent.mark
+        and c.reply_to_message_id in (None, message_id)
     )
 
 
 async def text_reply(fake: FakeBotApi, sent: InjectedUpdate) -> ApiCall:
-    return await fake.wait_for(is_reply(sent, "sendMessage"), WAIT)
+    return await fake.wait_for(answer(sent, "sendMessage"), WAIT)
 
 
 async def result_of(fake: FakeBotApi, sent: InjectedUpdate) -> tuple[ApiCall, ApiCall]:
     """The bot's answer to a readable photo: the two pictures and the buttons message."""
-    pictures = await fake.wait_for(is_reply(sent, "sendMediaGroup"), WAIT)
+    message_id = sent.message["message_id"]
+    pictures = await fake.wait_for(
+        lambda c: answer(sent, "sendMediaGroup")(c) and c.reply_to_message_id == message_id, WAIT
+    )
     buttons = await fake.wait_for(
-        lambda c: is_reply(sent, "sendMessage")(c) and bool(c.buttons), WAIT
+        lambda c: (
+            answer(sent, "sendMessage")(c)
+            and c.reply_to_message_id == message_id
+            and bool(c.buttons)
+        ),
+        WAIT,
     )
     return pictures, buttons
 
@@ -57,9 +68,7 @@ def sample_files(data_dir: Path, user_id: int) -> list[Path]:
     return sorted((data_dir / "samples").glob(f"*/{user_id}-*.png"))
 
 
-async def test_photo_gets_the_number_and_two_pictures(
-    bot_app, fake_api: FakeBotApi, photo_of
-):
+async def test_photo_gets_the_number_and_two_pictures(bot_app, fake_api: FakeBotApi, photo_of):
     sent = fake_api.send_photo(USER, photo_of("3141"))
     pictures, buttons = await result_of(fake_api, sent)
 
@@ -127,21 +136,22 @@ async def test_photo_too_big_to_download_is_refused_politely(bot_app, fake_api: 
 
 
 async def test_stickers_voice_and_text_get_hints(bot_app, fake_api: FakeBotApi):
-    sticker = fake_api.send_sticker(USER)
-    voice = fake_api.send_voice(USER)
-    text = fake_api.send_text(USER, "hello bot")
-    assert (await text_reply(fake_api, sticker)).text == replies.HINT_STICKER
-    assert (await text_reply(fake_api, voice)).text == replies.HINT_MEDIA
-    assert (await text_reply(fake_api, text)).text == replies.HINT_TEXT
+    for send, expected in (
+        (fake_api.send_sticker, replies.HINT_STICKER),
+        (fake_api.send_voice, replies.HINT_MEDIA),
+        (lambda user: fake_api.send_text(user, "hello bot"), replies.HINT_TEXT),
+    ):
+        assert (await text_reply(fake_api, send(USER))).text == expected
 
 
 async def test_start_help_and_unknown_command(bot_app, fake_api: FakeBotApi):
-    start = fake_api.send_command(USER, "start")
-    help_ = fake_api.send_command(USER, "help")
-    unknown = fake_api.send_command(USER, "frobnicate")
-    assert (await text_reply(fake_api, start)).text == replies.START
-    assert (await text_reply(fake_api, help_)).text == replies.HELP
-    assert (await text_reply(fake_api, unknown)).text == replies.HELP
+    for command, expected in (
+        ("start", replies.START),
+        ("help", replies.HELP),
+        ("frobnicate", replies.HELP),
+    ):
+        sent = fake_api.send_command(USER, command)
+        assert (await text_reply(fake_api, sent)).text == expected
 
 
 async def test_command_menu_is_set_at_start(bot_app, fake_api: FakeBotApi):
@@ -192,8 +202,9 @@ async def test_fix_it_asks_for_the_digits_and_stores_the_correction(
     files = sample_files(data_dir, USER)
     assert sorted(p.parent.name for p in files) == ["1", "7"]
     await fake_api.wait_for(
-        lambda c: c.method == "editMessageText"
-        and c.params["message_id"] == buttons.result["message_id"],
+        lambda c: (
+            c.method == "editMessageText" and c.params["message_id"] == buttons.result["message_id"]
+        ),
         WAIT,
     )
 
@@ -214,6 +225,7 @@ async def test_forget_deletes_the_users_samples_and_rows(
 ):
     from bot.app import services_of
 
+    store = services_of(bot_app).store
     sent = fake_api.send_photo(USER, photo_of("89"))
     _, buttons = await result_of(fake_api, sent)
     other = fake_api.send_photo(OTHER_USER, photo_of("89"))
@@ -222,19 +234,24 @@ async def test_forget_deletes_the_users_samples_and_rows(
     fake_api.press_button(OTHER_USER, other_buttons, text=replies.BUTTON_CORRECT)
     await fake_api.wait_for_count(lambda c: c.method == "editMessageText", 2, WAIT)
     assert len(sample_files(data_dir, USER)) == 2
+    unanswered = fake_api.send_photo(USER, photo_of("89"))
+    _, unanswered_buttons = await result_of(fake_api, unanswered)
+    assert any(n > 0 for n in store.user_row_counts(USER).values())
 
     forget = fake_api.send_command(USER, "forget")
     reply = await text_reply(fake_api, forget)
-    assert reply.text.startswith("Done")
+    assert reply.text == replies.forgotten(2, 2)
     assert sample_files(data_dir, USER) == []
     assert len(sample_files(data_dir, OTHER_USER)) == 2, "only the asker is forgotten"
-    counts = services_of(bot_app).store.user_row_counts(USER)
+    counts = store.user_row_counts(USER)
     assert all(n == 0 for n in counts.values()), counts
 
-    fake_api.press_button(USER, buttons, text=replies.BUTTON_FIX) if "reply_markup" in (
-        fake_api.message(USER, buttons.result["message_id"])
-    ) else None
-    await fake_api.wait_idle(0.3)
+    # The buttons of a forgotten result no longer store anything.
+    fake_api.press_button(USER, unanswered_buttons, text=replies.BUTTON_CORRECT)
+    expired = await fake_api.wait_for(
+        lambda c: c.method == "answerCallbackQuery" and c.seq > forget.mark, WAIT
+    )
+    assert expired.text == replies.BUTTON_EXPIRED
     assert sample_files(data_dir, USER) == []
 
 
@@ -250,36 +267,31 @@ async def test_non_admin_cannot_train_or_see_stats(bot_app, fake_api: FakeBotApi
 async def test_admin_stats_count_requests_with_a_chart(bot_app, fake_api: FakeBotApi, photo_of):
     for user, text in ((USER, "11"), (OTHER_USER, "205")):
         await result_of(fake_api, fake_api.send_photo(user, photo_of(text)))
+    await text_reply(fake_api, fake_api.send_photo(USER, blank_photo()))
     stats = fake_api.send_command(ADMIN, "stats")
-    chart = await fake_api.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == ADMIN, WAIT)
-    decode(chart.uploads[0].data)
-    texts = "\n".join(
-        c.text or "" for c in fake_api.calls if c.chat_id == ADMIN and c.seq >= stats.update_id
-    )
-    assert texts, "the stats come as text or caption"
-    report = chart.text or ""
-    assert "2" in report
+    chart = await fake_api.wait_for(answer(stats, "sendPhoto"), WAIT)
+    assert decode(chart.uploads[0].data).shape[1] > 300
+    report = "\n".join(c.text or "" for c in fake_api.answers_to(stats))
+    assert "Requests: 3 all time, 3 in the last 24 h" in report
+    assert "Unique users: 2" in report
+    assert "Digits read: 5" in report
+    assert "1: 2" in report and "0: 1" in report and "5: 1" in report
+    assert "Live model:" in report
+    assert fake_api.token not in report
 
 
 async def test_rate_limit_answers_a_friendly_slow_down(start_bot, fake_api: FakeBotApi, photo_of):
     async with start_bot(rate_limit_per_minute=2):
-        photos = [fake_api.send_photo(USER, photo_of("6")) for _ in range(3)]
-        other = fake_api.send_photo(OTHER_USER, photo_of("6"))
-        answers = await asyncio.gather(*(first_answer(fake_api, p) for p in photos))
-        limited = [a for a in answers if a.method == "sendMessage"]
-        assert len(limited) == 1, [a.text for a in answers]
-        assert limited[0].text.startswith("Slow down")
-        await result_of(fake_api, other)
-
-
-async def first_answer(fake: FakeBotApi, sent: InjectedUpdate) -> ApiCall:
-    """The first reply to a message, whatever it is."""
-    return await fake.wait_for(
-        lambda c: c.ok and c.chat_id == sent.chat_id
-        and c.reply_to_message_id == sent.message["message_id"]
-        and c.method in ("sendMessage", "sendMediaGroup"),
-        WAIT,
-    )
+        for _ in range(2):
+            await result_of(fake_api, fake_api.send_photo(USER, photo_of("6")))
+        third = fake_api.send_photo(USER, photo_of("6"))
+        limited = await text_reply(fake_api, third)
+        assert limited.text.startswith("Slow down")
+        assert "2 photos per person per minute" in limited.text
+        await result_of(fake_api, fake_api.send_photo(OTHER_USER, photo_of("6")))
+        await fake_api.wait_idle(0.3)
+        downloads = fake_api.calls_of("download")
+        assert len(downloads) == 3, "the limited photo is not even downloaded"
 
 
 async def test_group_photo_needs_a_mention_or_a_reply(bot_app, fake_api: FakeBotApi, photo_of):

@@ -117,9 +117,7 @@ def test_promote_refuses_a_corrupt_candidate_and_keeps_the_live_model(
     models = manager(store)
     live = models.load_initial()
     bad = truncated_model(tmp_path, "bad")
-    with caplog.at_level(logging.ERROR, logger="bot.model_manager"), pytest.raises(
-        ModelLoadError
-    ):
+    with caplog.at_level(logging.ERROR, logger="bot.model_manager"), pytest.raises(ModelLoadError):
         models.promote(bad)
     assert models.classifier is live
     assert store.active_model() is None

@@ -100,6 +100,10 @@ def test_label_of_a_confident_digit_is_digit_and_percent(crops):
     assert digit_label(make_digit(7, 0.98, Box(0, 0, 5, 5), crops[0])) == "7 98%"
 
 
+def test_label_never_rounds_up_to_a_certain_100_percent(crops):
+    assert digit_label(make_digit(3, 0.9996, Box(0, 0, 5, 5), crops[0])) == "3 99%"
+
+
 def test_label_of_an_uncertain_digit_names_the_runner_up(crops):
     digit = make_digit(1, 0.55, Box(0, 0, 5, 5), crops[0], runner_up=7)
     assert digit_label(digit) == "1? 55% or 7"

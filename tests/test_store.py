@@ -247,9 +247,7 @@ def test_training_runs(store: Store, tmp_path: Path) -> None:
         store.update_training_run(run.id, version="hack")
 
 
-def test_prune_forgets_old_update_ids_and_expires_old_results(
-    store: Store, clock: Clock
-) -> None:
+def test_prune_forgets_old_update_ids_and_expires_old_results(store: Store, clock: Clock) -> None:
     old_request = record_ok(store)
     assert store.claim_update(1, "boot")
     store.finish_update(1)

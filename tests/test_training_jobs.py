@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +40,7 @@ LIVE_ACCURACY = 0.99
 class RecordingReporter:
     def __init__(self) -> None:
         self.events: list[tuple[str, object]] = []
+        self.changed = asyncio.Event()
 
     async def started(self, run: TrainingRun) -> int | None:
         self.events.append(("started", run))
@@ -48,6 +48,13 @@ class RecordingReporter:
 
     async def progress(self, run: TrainingRun, epoch: EpochProgress) -> None:
         self.events.append(("progress", epoch))
+        self.changed.set()
+
+    async def wait_progress(self, count: int) -> None:
+        async with asyncio.timeout(30):
+            while len(self.of("progress")) < count:
+                self.changed.clear()
+                await self.changed.wait()
 
     async def finished(self, outcome: TrainingOutcome) -> None:
         self.events.append(("finished", outcome))
@@ -143,6 +150,9 @@ def test_default_command_runs_digitbot_train(tmp_path: Path) -> None:
         "--version": "v9",
         "--limit": "500",
     }
+    # Without MNIST_PATH and TRAIN_LIMIT the trainer gets neither (it downloads MNIST).
+    bare = default_command(dataclasses.replace(request, mnist_path=None, limit=None))
+    assert "--data" not in bare and "--limit" not in bare
 
 
 async def test_a_better_model_is_promoted(store, models, tmp_path) -> None:
@@ -233,9 +243,7 @@ async def test_one_run_at_a_time_and_cancel(store, models, tmp_path) -> None:
     with pytest.raises(TrainingBusyError) as busy:
         await jobs.start(admin_id=2, chat_id=20, epochs=2)
     assert busy.value.run.id == run.id
-    deadline = time.monotonic() + 30
-    while len(reporter.of("progress")) < 2 and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await reporter.wait_progress(2)
     assert jobs.last_epoch is not None and jobs.last_epoch.epoch == 2
 
     cancelled = await jobs.cancel(by_user=2)
@@ -248,13 +256,14 @@ async def test_one_run_at_a_time_and_cancel(store, models, tmp_path) -> None:
     assert not _alive(run_pid(store, run.id))
 
 
-async def test_training_needs_mnist(store, models, tmp_path) -> None:
-    jobs = make_jobs(store, models, tmp_path, RecordingReporter(), mnist_path=None)
-    with pytest.raises(TrainingUnavailableError, match="MNIST_PATH"):
-        await jobs.start(admin_id=1, chat_id=10, epochs=1)
+async def test_a_missing_mnist_file_is_reported_before_starting(store, models, tmp_path):
     jobs = make_jobs(store, models, tmp_path, RecordingReporter(), mnist_path=tmp_path / "no")
-    with pytest.raises(TrainingUnavailableError, match="missing"):
+    with pytest.raises(TrainingUnavailableError, match="MNIST_PATH points to .* missing"):
         await jobs.start(admin_id=1, chat_id=10, epochs=1)
+    with pytest.raises(TrainingUnavailableError, match="at least 1"):
+        await make_jobs(store, models, tmp_path, RecordingReporter()).start(
+            admin_id=1, chat_id=10, epochs=0
+        )
     assert store.training_runs() == []
 
 
@@ -295,8 +304,8 @@ async def test_recover_after_kill_9_stops_the_orphan_and_tells_the_admin(
     out_dir = tmp_path / "data" / "models" / "orphan"
     out_dir.mkdir(parents=True)
     # What a bot killed mid-train leaves: a run marked running and its trainer still going.
-    orphan = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(600)", "--out", str(out_dir)]
+    orphan = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import time; time.sleep(600)", "--out", str(out_dir)
     )
     try:
         run = store.create_training_run(
@@ -306,10 +315,11 @@ async def test_recover_after_kill_9_stops_the_orphan_and_tells_the_admin(
         reporter = RecordingReporter()
         jobs = make_jobs(store, models, tmp_path, reporter)
         told = await jobs.recover()
-        assert orphan.wait(timeout=10) != 0  # killed
+        assert await asyncio.wait_for(orphan.wait(), 10) != 0  # killed
     finally:
-        if orphan.poll() is None:
+        if orphan.returncode is None:
             orphan.kill()
+            await orphan.wait()
     assert [r.id for r in told] == [run.id]
     stored = store.training_run(run.id)
     assert stored.state == RUN_LOST and stored.notified
@@ -321,18 +331,20 @@ async def test_recover_after_kill_9_stops_the_orphan_and_tells_the_admin(
 
 
 async def test_recover_does_not_kill_an_unrelated_process(store, models, tmp_path) -> None:
-    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    bystander = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import time; time.sleep(600)"
+    )
     try:
         run = store.create_training_run(
             version="x", admin_id=1, chat_id=10, epochs=1, out_dir=tmp_path / "x"
         )
         store.update_training_run(run.id, pid=bystander.pid)
         await make_jobs(store, models, tmp_path, RecordingReporter()).recover()
-        assert bystander.poll() is None
+        assert bystander.returncode is None and _alive(bystander.pid)
         assert "orphaned" not in store.training_run(run.id).detail
     finally:
         bystander.kill()
-        bystander.wait()
+        await bystander.wait()
 
 
 async def test_a_failed_lost_notice_is_retried_at_the_next_start(store, models, tmp_path):
@@ -346,9 +358,7 @@ async def test_a_failed_lost_notice_is_retried_at_the_next_start(store, models, 
     assert await make_jobs(store, models, tmp_path, Offline()).recover() == []
     assert not store.training_run(run.id).notified
     reporter = RecordingReporter()
-    assert [r.id for r in await make_jobs(store, models, tmp_path, reporter).recover()] == [
-        run.id
-    ]
+    assert [r.id for r in await make_jobs(store, models, tmp_path, reporter).recover()] == [run.id]
 
 
 def run_pid(store: Store, run_id: int) -> int:

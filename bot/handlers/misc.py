@@ -69,6 +69,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
             await update.callback_query.answer(replies.SOMETHING_WENT_WRONG, show_alert=True)
         elif update.effective_message is not None:
-            await update.effective_message.reply_text(replies.SOMETHING_WENT_WRONG)
+            await update.effective_message.reply_text(replies.SOMETHING_WENT_WRONG, do_quote=True)
     except TelegramError as exc:
         log.warning("Could not tell the user about the error: %s", exc)

@@ -37,6 +37,10 @@ from .common import Services, services
 
 log = logging.getLogger(__name__)
 
+# Pillow registers its format plugins on first use, which is not thread-safe: do it here,
+# at import in the main thread, before worker threads open images.
+Image.init()
+
 #: Tries of a file download (getFile itself is retried by the rate limiter).
 DOWNLOAD_ATTEMPTS = 3
 
@@ -100,7 +104,7 @@ async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     decision = s.rate_limiter.check(user.id)
     if not decision.allowed:
         await message.reply_text(
-            replies.rate_limited(decision.retry_after, s.rate_limiter.per_window)
+            replies.rate_limited(decision.retry_after, s.rate_limiter.per_window), do_quote=True
         )
         return
 
@@ -117,11 +121,13 @@ async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     limit = s.settings.max_file_bytes
     if size is not None and size > limit:
         _record(s, message, user.id, STATUS_BAD_IMAGE, started)
-        await message.reply_text(replies.file_too_big(size, limit))
+        await message.reply_text(replies.file_too_big(size, limit), do_quote=True)
         return
     if width and height and width * height > s.settings.max_pixels:
         _record(s, message, user.id, STATUS_BAD_IMAGE, started)
-        await message.reply_text(replies.too_many_pixels(width, height, s.settings.max_pixels))
+        await message.reply_text(
+            replies.too_many_pixels(width, height, s.settings.max_pixels), do_quote=True
+        )
         return
 
     with contextlib.suppress(TelegramError):
@@ -137,15 +143,15 @@ async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = (
             replies.file_too_big(size or limit + 1, limit) if too_big else replies.DOWNLOAD_FAILED
         )
-        await message.reply_text(text)
+        await message.reply_text(text, do_quote=True)
         return
     except TelegramError as exc:  # network trouble after retries, or a missing file
         log.warning("Download of %s failed: %s", file_id, exc)
-        await message.reply_text(replies.DOWNLOAD_FAILED)
+        await message.reply_text(replies.DOWNLOAD_FAILED, do_quote=True)
         return
     if len(data) > limit:
         _record(s, message, user.id, STATUS_BAD_IMAGE, started)
-        await message.reply_text(replies.file_too_big(len(data), limit))
+        await message.reply_text(replies.file_too_big(len(data), limit), do_quote=True)
         return
 
     classifier = s.models.classifier  # the model live now, even if a swap happens meanwhile
@@ -154,13 +160,13 @@ async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except RecognitionError as exc:
         log.info("Unreadable image from user %d: %s", user.id, exc)
         _record(s, message, user.id, STATUS_BAD_IMAGE, started)
-        await message.reply_text(exc.user_message)
+        await message.reply_text(exc.user_message, do_quote=True)
         return
 
     recognition = reading.recognition
     if not recognition.digits or reading.annotated_png is None or reading.plot_png is None:
         request_id = _record(s, message, user.id, STATUS_NO_DIGITS, started, classifier)
-        await message.reply_text(replies.NO_DIGITS)
+        await message.reply_text(replies.NO_DIGITS, do_quote=True)
         s.store.set_latency(request_id, time.monotonic() - started)
         return
 

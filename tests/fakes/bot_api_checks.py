@@ -15,6 +15,10 @@ from PIL import Image, UnidentifiedImageError
 
 from fakes.records import BotApiError, bad_request
 
+# Register every Pillow format now, in the importing thread: Pillow registers them lazily
+# on first use, and two threads doing that first use at once can fail with a KeyError.
+Image.init()
+
 # Limits of the real Bot API (https://core.telegram.org/bots/api).
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024

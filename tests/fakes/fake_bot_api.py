@@ -336,7 +336,7 @@ class FakeBotApi:
         """Put an update (without update_id) in the queue getUpdates serves."""
         update_id = next(self._update_ids)
         update = {"update_id": update_id, **body}
-        injected = InjectedUpdate(update_id, update, time.monotonic())
+        injected = InjectedUpdate(update_id, update, time.monotonic(), self._last_seq)
         self.injected[update_id] = injected
         self._pending.append(update)
         self._notify()
@@ -540,7 +540,7 @@ class FakeBotApi:
         ]
 
     def replies_to(self, message: dict | InjectedUpdate, *, methods=SEND_METHODS) -> list:
-        """The successful sends that reply to this user message."""
+        """The successful sends that quote this user message (reply_parameters)."""
         if isinstance(message, InjectedUpdate):
             assert message.message is not None, "not a message update"
             message = message.message
@@ -552,6 +552,22 @@ class FakeBotApi:
             and c.method in methods
             and c.chat_id == chat_id
             and c.reply_to_message_id == message_id
+        ]
+
+    def answers_to(self, sent: InjectedUpdate, *, methods=SEND_METHODS) -> list:
+        """The successful sends in the chat of ``sent``, made after it, that quote it or
+        quote nothing (a plain answer in a private chat): its answers, as long as the test
+        waits for them before the next message in that chat."""
+        assert sent.message is not None, "not a message update"
+        message_id = sent.message["message_id"]
+        return [
+            c
+            for c in self.calls
+            if c.ok
+            and c.seq > sent.mark
+            and c.method in methods
+            and c.chat_id == sent.chat_id
+            and c.reply_to_message_id in (None, message_id)
         ]
 
     def message(self, chat_id: int, message_id: int) -> dict:

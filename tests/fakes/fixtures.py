@@ -76,9 +76,7 @@ def bot_process(bot_config: dict[str, Any], tmp_path: Path) -> Iterator[BotProce
 
 
 @pytest.fixture(scope="session")
-def photo_of(
-    mnist_test: tuple[np.ndarray, np.ndarray], classifier: Any
-) -> Callable[..., bytes]:
+def photo_of(mnist_test: tuple[np.ndarray, np.ndarray], classifier: Any) -> Callable[..., bytes]:
     """A photo of handwritten ``text`` (JPEG, or PNG with png=True) read right by the model."""
     from recognizer.pipeline import recognize
 

@@ -145,7 +145,9 @@ class InjectedUpdate:
 
     update_id: int
     update: dict
-    enqueued_at: float
+    enqueued_at: float  # time.monotonic()
+    #: The last request number when it was enqueued: the bot's answer comes after it.
+    mark: int = 0
 
     @property
     def message(self) -> dict | None:

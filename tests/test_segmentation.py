@@ -1,0 +1,256 @@
+"""Segmentation steps on images drawn with OpenCV (no classifier involved)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from recognizer.segmentation import (
+    MAX_CANDIDATES,
+    Crop,
+    LineLattice,
+    Piece,
+    build_lattice,
+    choose_segments,
+    contrast_map,
+    estimate_background,
+    find_pieces,
+    find_ruled_lines,
+    group_lines,
+    ink_mask,
+    is_punctuation,
+    remove_ruled_lines,
+    segment,
+)
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def page(width: int = 800, height: int = 600, paper: int = 235) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 3, (height, width))
+    return np.clip(paper + noise, 0, 255).astype(np.uint8)
+
+
+def write(image: np.ndarray, text: str, origin, scale=3.0, ink=30, thickness=8) -> np.ndarray:
+    cv2.putText(image, text, origin, FONT, scale, ink, thickness, cv2.LINE_AA)
+    return image
+
+
+def components(mask: np.ndarray) -> int:
+    return cv2.connectedComponents(mask, connectivity=8)[0] - 1
+
+
+def crop_count(image: np.ndarray) -> list[int]:
+    """Number of certain segments per line: the digits a clean string splits into."""
+    counts = []
+    for lattice in segment(image).lines:
+        counts.append(sum(lattice.certain) - 1)
+    return counts
+
+
+# ------------------------------------------------------------------- ink and paper
+
+
+def test_dark_ink_on_paper_is_detected() -> None:
+    image = write(page(), "4711", (200, 350))
+    assert estimate_background(image).dark_ink
+
+
+def test_chalk_on_a_board_is_detected() -> None:
+    board = page(paper=55)
+    image = write(board, "4711", (200, 350), ink=220)
+    assert not estimate_background(image).dark_ink
+    mask = ink_mask(image)
+    assert components(mask) >= 4
+    assert mask[:100].sum() == 0  # the board itself is not ink
+
+
+def test_squared_paper_is_still_dark_ink() -> None:
+    image = page()
+    for step in range(0, 800, 24):
+        cv2.line(image, (step, 0), (step, 600), 170, 2)
+        cv2.line(image, (0, step), (800, step), 170, 2)
+    write(image, "2024", (200, 350), ink=25)
+    assert estimate_background(image).dark_ink
+
+
+def test_contrast_ignores_a_shadow() -> None:
+    image = write(page(), "88", (60, 350), scale=4) & 255
+    write(image, "88", (460, 350), scale=4)
+    shaded = image.astype(np.float32)
+    shaded[:, 400:] *= 0.45  # the right half lies in a deep shadow
+    shaded = shaded.astype(np.uint8)
+    contrast = contrast_map(shaded, estimate_background(shaded))
+    left = np.percentile(contrast[:, :380][contrast[:, :380] > 60], 75)
+    right = np.percentile(contrast[:, 420:][contrast[:, 420:] > 60], 75)
+    assert right == pytest.approx(left, rel=0.15)
+    # The shadow's hard edge may leave a hairline in the mask, but it is no digit.
+    assert len(find_pieces(ink_mask(shaded)).pieces) == 4
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_uniform_images_have_no_ink(value: int) -> None:
+    assert not ink_mask(np.full((300, 400), value, np.uint8)).any()
+
+
+def test_blank_noisy_page_has_no_digits() -> None:
+    assert segment(page()).lines == ()
+
+
+# ------------------------------------------------------------------- ruled lines
+
+
+def ruled_page(tilt_degrees: float) -> np.ndarray:
+    image = page(1000, 700)
+    slope = np.tan(np.radians(tilt_degrees))
+    for y in range(60, 700, 70):
+        cv2.line(image, (0, y), (1000, round(y + 1000 * slope)), 150, 2, cv2.LINE_AA)
+    return image
+
+
+@pytest.mark.parametrize("tilt", [0.0, 3.0, -5.0])
+def test_ruled_lines_are_found_and_removed_at_a_tilt(tilt: float) -> None:
+    image = ruled_page(tilt)
+    write(image, "1", (300, 400), scale=4, thickness=9)  # crosses a line
+    alone = find_pieces(ink_mask(write(page(1000, 700), "1", (300, 400), 4, thickness=9)))
+    height = alone.pieces[0].h
+    mask = ink_mask(image)
+    lines = find_ruled_lines(mask)
+    assert len(lines) >= 5
+    cleaned = remove_ruled_lines(mask, lines)
+    assert components(cleaned) >= 1
+    # Almost no line ink is left away from the digit...
+    assert cleaned[:, 600:].sum() < 0.02 * mask[:, 600:].sum()
+    # ...and the stroke that crossed a line is still one piece, top to bottom.
+    pieces = find_pieces(cleaned).pieces
+    assert len(pieces) == 1
+    assert pieces[0].h >= height - 3
+
+
+def test_no_lines_on_plain_paper() -> None:
+    image = write(page(), "2357", (150, 350), scale=4)
+    assert find_ruled_lines(ink_mask(image)) == []
+
+
+# ------------------------------------------------------------------------ pieces
+
+
+def test_specks_are_dropped_and_digits_kept() -> None:
+    image = write(page(), "305", (150, 350), scale=4)
+    rng = np.random.default_rng(3)
+    for x, y in rng.integers(0, 600, (40, 2)):
+        cv2.circle(image, (int(x) + 100, int(y)), 2, 40, -1)
+    pieces = find_pieces(ink_mask(image)).pieces
+    assert len(pieces) == 3
+
+
+def test_detached_bar_of_a_five_is_merged() -> None:
+    image = page()
+    cv2.line(image, (300, 200), (380, 195), 30, 9)  # the bar, drawn apart
+    cv2.line(image, (300, 222), (296, 280), 30, 9)  # the stem
+    cv2.ellipse(image, (330, 320), (45, 45), 0, -150, 150, 30, 9)  # the belly
+    pieces = find_pieces(ink_mask(image)).pieces
+    assert len(pieces) == 1
+
+
+def test_amount_separators_are_dropped() -> None:
+    """In '12.500,-' the dot, the comma and the dash are not digits."""
+    image = write(page(1000, 400), "12.500,-", (60, 250), scale=4, thickness=9)
+    mask = ink_mask(image)
+    components_ = find_pieces(mask)
+    digits = [p for p in components_.pieces if p.h > 0.6 * components_.digit_height]
+    assert len(digits) == 5
+    # What is left besides the digits must be skippable punctuation in the lattice.
+    lattice = segment(image).lines[0]
+    assert len(lattice.crops) >= 5
+
+
+def test_punctuation_rule() -> None:
+    assert is_punctuation(Piece(0, 0, 8, 8, [1], 50), 100)  # a dot
+    assert is_punctuation(Piece(0, 0, 50, 10, [1], 400), 100)  # a dash
+    assert not is_punctuation(Piece(0, 0, 10, 95, [1], 600), 100)  # a 1
+
+
+def test_lines_are_grouped_top_to_bottom_and_left_to_right() -> None:
+    pieces = [
+        Piece(300, 310, 340, 370, [1], 1),
+        Piece(100, 100, 140, 160, [2], 1),
+        Piece(160, 104, 200, 164, [3], 1),
+        Piece(100, 300, 140, 360, [4], 1),
+        Piece(220, 110, 260, 170, [5], 1),  # the string drifts down: still line 1
+    ]
+    lines = group_lines(pieces, 60)
+    assert [[p.labels[0] for p in line] for line in lines] == [[2, 3, 5], [4, 1]]
+
+
+def test_two_lines_of_digits() -> None:
+    image = page(900, 700)
+    write(image, "123", (100, 250), scale=4)
+    write(image, "45", (100, 550), scale=4)
+    assert crop_count(image) == [3, 2]
+
+
+def test_touching_digits_get_candidate_cuts() -> None:
+    image = page(900, 500)
+    (width, _), _ = cv2.getTextSize("0", FONT, 6, 12)
+    write(image, "0", (100, 320), scale=6, thickness=12)
+    write(image, "0", (100 + width - 30, 320), scale=6, thickness=12)  # touching
+    mask = ink_mask(image)
+    components_ = find_pieces(mask)
+    assert len(components_.pieces) == 1
+    lattice = build_lattice(components_.pieces, components_.labels, components_.digit_height)
+    assert len(lattice.positions) >= 3  # at least one cut inside the pair
+
+
+def test_candidates_are_capped() -> None:
+    image = page(1600, 1200)
+    for row in range(15):
+        for column in range(20):
+            write(image, "8", (20 + column * 78, 70 + row * 78), scale=1.6, thickness=4)
+    result = segment(image)
+    assert result.truncated
+    assert sum(len(lattice.positions) - 1 for lattice in result.lines) <= 3 * MAX_CANDIDATES
+
+
+# ----------------------------------------------------------------- choosing paths
+
+
+def lattice(positions, certain, spans, span_crops, heights, skip=None) -> LineLattice:
+    crops = tuple(Crop(0, 0, 10, h, np.full((h, 10), 255, np.uint8)) for h in heights)
+    return LineLattice(
+        positions=tuple(positions),
+        certain=tuple(certain),
+        spans=tuple(spans),
+        span_crops=tuple(span_crops),
+        crops=crops,
+        priors=tuple(0.0 for _ in heights),
+        skip_priors=tuple(skip or [-np.inf] * len(heights)),
+    )
+
+
+def one_hot(label: int, confidence: float) -> np.ndarray:
+    row = np.full(10, (1 - confidence) / 9, np.float32)
+    row[label] = confidence
+    return row
+
+
+def test_confident_whole_beats_two_doubtful_halves() -> None:
+    graph = lattice([0, 5, 10], [True, False, True], [(0, 1), (1, 2), (0, 2)], [0, 1, 2], [9] * 3)
+    probs = np.stack([one_hot(1, 0.6), one_hot(1, 0.6), one_hot(0, 0.99)])
+    assert choose_segments(graph, probs) == [2]
+
+
+def test_two_confident_digits_beat_a_doubtful_whole() -> None:
+    graph = lattice([0, 5, 10], [True, False, True], [(0, 1), (1, 2), (0, 2)], [0, 1, 2], [9] * 3)
+    probs = np.stack([one_hot(0, 0.99), one_hot(1, 0.99), one_hot(8, 0.3)])
+    assert choose_segments(graph, probs) == [0, 1]
+
+
+def test_punctuation_can_be_skipped() -> None:
+    graph = lattice(
+        [0, 5, 10], [True, True, True], [(0, 1), (1, 2)], [0, 1], [9, 3], skip=[-9.0, -0.3]
+    )
+    probs = np.stack([one_hot(4, 0.99), one_hot(0, 0.9)])
+    assert choose_segments(graph, probs) == [0]
