@@ -258,7 +258,7 @@ async def test_one_run_at_a_time_and_cancel(store, models, tmp_path) -> None:
 
 async def test_a_missing_mnist_file_is_reported_before_starting(store, models, tmp_path):
     jobs = make_jobs(store, models, tmp_path, RecordingReporter(), mnist_path=tmp_path / "no")
-    with pytest.raises(TrainingUnavailableError, match="MNIST_PATH points to .* missing"):
+    with pytest.raises(TrainingUnavailableError, match=r"MNIST_PATH points to .* missing"):
         await jobs.start(admin_id=1, chat_id=10, epochs=1)
     with pytest.raises(TrainingUnavailableError, match="at least 1"):
         await make_jobs(store, models, tmp_path, RecordingReporter()).start(
