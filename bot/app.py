@@ -54,7 +54,7 @@ from .network import (
 from .rate_limit import RateLimiter
 from .store import Store
 from .training_jobs import TrainingJobs, TrainRequest, default_command
-from .updates import IdempotentUpdateProcessor
+from .updates import IdempotentUpdateProcessor, requeue_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY)
 KEEP_UPDATE_IDS = timedelta(days=7)
 KEEP_PENDING_RESULTS = timedelta(days=30)
 MAINTENANCE_INTERVAL = timedelta(hours=6)
+#: Updates a crash cut off are handled again at the next start if not older than this.
+RETRY_UNFINISHED_FOR = timedelta(hours=24)
 
 #: RetryAfter (429) answers waited out per call before giving up.
 FLOOD_RETRIES = 5
@@ -145,6 +147,11 @@ async def _post_init(application: Application) -> None:
         await application.bot.set_my_commands(list(COMMANDS))
     except TelegramError as exc:  # the menu is a nicety; the bot works without it
         log.warning("Could not set the command menu: %s", exc)
+    requeued = await requeue_unfinished(
+        application, s.store, s.boot_id, newer_than=RETRY_UNFINISHED_FOR.total_seconds()
+    )
+    if requeued:
+        log.warning("%d update(s) cut off by a crash will be handled again", requeued)
     told = await s.jobs.recover()
     for run in told:
         log.info("Told admin %d that training run %d was lost", run.admin_id, run.id)

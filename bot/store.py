@@ -134,6 +134,11 @@ MIGRATIONS: tuple[str, ...] = (
         notified INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2: keep an update's JSON while it is being handled, so that an update cut off by a
+    # crash can be handled by the next process even though Telegram will not send it again.
+    """
+    ALTER TABLE processed_updates ADD COLUMN payload TEXT;
+    """,
 )
 
 
@@ -271,12 +276,14 @@ class Store:
 
     # -- idempotent updates -----------------------------------------------------------
 
-    def claim_update(self, update_id: int, boot_id: str) -> bool:
+    def claim_update(self, update_id: int, boot_id: str, payload: str | None = None) -> bool:
         """True if this process should handle the update now.
 
         False when it was handled to the end before, or when this very process is
         handling it (a redelivery while in flight). An update claimed by a process that
         died before finishing it is handed out again, so a crash loses no photo.
+        ``payload`` (the update's JSON) is kept until the update is finished, for
+        ``unfinished_updates``.
         """
         with self._transaction() as db:
             row = db.execute(
@@ -284,9 +291,9 @@ class Store:
             ).fetchone()
             if row is None:
                 db.execute(
-                    "INSERT INTO processed_updates (update_id, boot_id, state, created)"
-                    " VALUES (?, ?, 'started', ?)",
-                    (update_id, boot_id, self._clock()),
+                    "INSERT INTO processed_updates (update_id, boot_id, state, created, payload)"
+                    " VALUES (?, ?, 'started', ?, ?)",
+                    (update_id, boot_id, self._clock(), payload),
                 )
                 return True
             if row["state"] == "done" or row["boot_id"] == boot_id:
@@ -300,8 +307,29 @@ class Store:
     def finish_update(self, update_id: int) -> None:
         with self._transaction() as db:
             db.execute(
-                "UPDATE processed_updates SET state = 'done' WHERE update_id = ?", (update_id,)
+                "UPDATE processed_updates SET state = 'done', payload = NULL WHERE update_id = ?",
+                (update_id,),
             )
+
+    def unfinished_updates(self, boot_id: str, *, newer_than: float) -> list[tuple[int, str]]:
+        """Updates that a process which died had started and not finished, oldest first.
+
+        Telegram does not send them again: the dead process had already fetched past them.
+        Ones older than ``newer_than`` seconds are given up (marked 'abandoned').
+        """
+        cutoff = self._clock() - newer_than
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE processed_updates SET state = 'abandoned', payload = NULL"
+                " WHERE state = 'started' AND boot_id != ? AND created < ?",
+                (boot_id, cutoff),
+            )
+            rows = db.execute(
+                "SELECT update_id, payload FROM processed_updates WHERE state = 'started'"
+                " AND boot_id != ? AND payload IS NOT NULL ORDER BY update_id",
+                (boot_id,),
+            ).fetchall()
+        return [(int(r["update_id"]), str(r["payload"])) for r in rows]
 
     # -- requests ---------------------------------------------------------------------
 

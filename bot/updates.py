@@ -7,7 +7,9 @@ handlers run and marked done after they finish, so:
 * an update handled to the end is never handled again (no photo is answered twice);
 * a redelivery while the first copy is still being handled is dropped;
 * an update that a crashed process claimed but never finished is handled again by the
-  next process (no photo is lost to a crash).
+  next process (no photo is lost to a crash). Telegram will not send it again (the dead
+  process had already asked for the updates after it), so its JSON is kept in the store
+  while it is handled and ``requeue_unfinished`` puts it back in the queue at start.
 
 This is python-telegram-bot's own hook for it: a ``BaseUpdateProcessor`` given to
 ``ApplicationBuilder.concurrent_updates``, which also bounds how many updates run at once.
@@ -15,12 +17,13 @@ This is python-telegram-bot's own hook for it: a ``BaseUpdateProcessor`` given t
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
-from telegram.ext import BaseUpdateProcessor
+from telegram.ext import Application, BaseUpdateProcessor
 
 from .store import Store
 
@@ -45,7 +48,8 @@ class IdempotentUpdateProcessor(BaseUpdateProcessor):
         if not isinstance(update, Update):
             await coroutine
             return
-        if not self._store.claim_update(update.update_id, self._boot_id):
+        payload = json.dumps(update.to_dict(), separators=(",", ":"))
+        if not self._store.claim_update(update.update_id, self._boot_id, payload):
             self.skipped += 1
             log.info("Skipping update %d: already handled", update.update_id)
             close = getattr(coroutine, "close", None)
@@ -71,3 +75,20 @@ class IdempotentUpdateProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to free: the store is closed by the application."""
+
+
+async def requeue_unfinished(
+    application: Application, store: Store, boot_id: str, *, newer_than: float
+) -> int:
+    """Queue again the updates a crashed process left half-handled; returns how many."""
+    unfinished = store.unfinished_updates(boot_id, newer_than=newer_than)
+    for update_id, payload in unfinished:
+        try:
+            update = Update.de_json(json.loads(payload), application.bot)
+        except (ValueError, TypeError, KeyError):
+            log.exception("Cannot rebuild update %d; skipping it", update_id)
+            store.finish_update(update_id)
+            continue
+        log.warning("Handling update %d again: a crash cut it off", update_id)
+        await application.update_queue.put(update)
+    return len(unfinished)

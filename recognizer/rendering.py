@@ -19,9 +19,8 @@ Okabe-Ito palette, which colour-blind readers can tell apart.
 
 from __future__ import annotations
 
-import io
+import functools
 import math
-import zlib
 from dataclasses import dataclass
 
 import cv2
@@ -33,7 +32,6 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.transforms import Affine2D
-from PIL import Image
 
 from .types import Digit, Recognition
 
@@ -65,10 +63,13 @@ SLOT_COLOUR = "#EEEEEE"
 #: With more rows than this the plot repeats the column labels 0-9 below the rows.
 TICKS_BELOW_FROM = 6
 
-#: PNG: zlib level 1 with the run-length strategy is 4-6x faster than Pillow's default
-#: on a photo and gives a smaller file than plain level 1; Telegram re-encodes anyway.
-PNG_COMPRESS_LEVEL = 1
-PNG_COMPRESS_TYPE = zlib.Z_RLE
+#: PNG encoding (OpenCV): zlib level 1 and one fixed row filter instead of trying all five
+#: per row. On an 800x600 photo this is ~2.5x faster than Pillow's level 1 for a file
+#: ~15% larger (the photo: SUB suits its noise; the plot: UP suits its flat colours).
+#: Telegram re-encodes photos anyway.
+PNG_COMPRESSION = 1
+PHOTO_PNG_FILTER = cv2.IMWRITE_PNG_FILTER_SUB
+PLOT_PNG_FILTER = cv2.IMWRITE_PNG_FILTER_UP
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,7 @@ def render_annotated(recognition: Recognition) -> bytes:
             ha="left",
             bbox={"boxstyle": "square,pad=0.15", "facecolor": colour, "edgecolor": "none"},
         )
-    return _encode_png(_blend(photo, canvas.draw()))
+    return _encode_png(_blend(photo, canvas.draw()), PHOTO_PNG_FILTER)
 
 
 def render_confidence_plot(recognition: Recognition, max_digits: int = 12) -> bytes:
@@ -184,7 +185,7 @@ def render_confidence_plot(recognition: Recognition, max_digits: int = 12) -> by
         canvas.text(
             width / 2, 1.5 * text_px, "No digits found", ha="center", va="center", fontsize=text_pt
         )
-        return _encode_png(canvas.draw()[:, :, :3])
+        return _encode_png(canvas.draw()[:, :, :3], PLOT_PNG_FILTER)
 
     hidden = len(recognition.digits) - len(digits)
     notes = []
@@ -208,20 +209,6 @@ def render_confidence_plot(recognition: Recognition, max_digits: int = 12) -> by
         fontsize=text_pt,
         fontweight="bold",
     )
-    tick_rows = [rows_top - layout.ticks_px / 2]
-    if ticks_below:
-        tick_rows.append(rows_bottom + layout.ticks_px / 2)
-    for y in tick_rows:
-        for k in range(10):
-            canvas.text(
-                layout.slot_centre(k),
-                y,
-                str(k),
-                ha="center",
-                va="center",
-                fontsize=small_pt,
-                color="#444444",
-            )
 
     slots: list[list[tuple[float, float]]] = []
     bars: list[list[tuple[float, float]]] = []
@@ -259,9 +246,13 @@ def render_confidence_plot(recognition: Recognition, max_digits: int = 12) -> by
         )
 
     picture = canvas.draw()[:, :, :3].copy()
+    ticks = _tick_labels(layout)
+    picture[layout.title_px : rows_top] = ticks
+    if ticks_below:
+        picture[rows_bottom : rows_bottom + layout.ticks_px] = ticks
     for row, digit in enumerate(digits):
         _paste_crop(picture, digit, layout, layout.crop_top(rows_top, row))
-    return _encode_png(picture)
+    return _encode_png(picture, PLOT_PNG_FILTER)
 
 
 def digit_label(digit: Digit) -> str:
@@ -292,6 +283,29 @@ def _bar_colour(digit: Digit, k: int) -> str:
 
 def _quad(left: float, top: float, w: float, h: float) -> list[tuple[float, float]]:
     return [(left, top), (left + w, top), (left + w, top + h), (left, top + h)]
+
+
+@functools.cache
+def _tick_labels(layout: _PlotLayout) -> np.ndarray:
+    """The strip of column labels 0-9 (RGB), drawn once and reused: it never changes.
+
+    Every text costs ~1 ms to draw; these ten would be a sixth of the plot's time. The
+    array is read-only, so threads can share it.
+    """
+    canvas = _PixelCanvas(layout.width, layout.ticks_px, transparent=False)
+    for k in range(10):
+        canvas.text(
+            layout.slot_centre(k),
+            layout.ticks_px / 2,
+            str(k),
+            ha="center",
+            va="center",
+            fontsize=_px_to_pt(layout.width * TEXT_FRACTION * 0.8),
+            color="#444444",
+        )
+    strip = canvas.draw()[:, :, :3].copy()
+    strip.flags.writeable = False
+    return strip
 
 
 def _paste_crop(picture: np.ndarray, digit: Digit, layout: _PlotLayout, top: int) -> None:
@@ -425,21 +439,31 @@ class _PixelCanvas:
 
 
 def _blend(photo: np.ndarray, overlay: np.ndarray) -> np.ndarray:
-    """Alpha-blend an RGBA overlay onto an RGB photo of the same size (only where drawn)."""
+    """Alpha-blend an RGBA overlay (straight alpha) onto an RGB photo of the same size.
+
+    Only the band of rows and columns the overlay touches is computed: the marks cover a
+    small part of a photo.
+    """
     out = photo.copy()
     alpha = overlay[:, :, 3]
-    drawn = alpha > 0
-    a = alpha[drawn].astype(np.float32)[:, None] / 255.0
-    out[drawn] = (overlay[drawn, :3] * a + photo[drawn] * (1.0 - a) + 0.5).astype(np.uint8)
+    rows = np.flatnonzero(alpha.any(axis=1))
+    cols = np.flatnonzero(alpha.any(axis=0))
+    if len(rows) == 0:
+        return out
+    band = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    a = alpha[band][:, :, None].astype(np.uint16)
+    mixed = overlay[band][:, :, :3] * a + photo[band] * (255 - a) + 127
+    out[band] = (mixed // 255).astype(np.uint8)
     return out
 
 
-def _encode_png(rgb: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb)).save(
-        buffer, format="png", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_COMPRESS_TYPE
-    )
-    return buffer.getvalue()
+def _encode_png(rgb: np.ndarray, row_filter: int) -> bytes:
+    bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+    params = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION, cv2.IMWRITE_PNG_FILTER, row_filter]
+    ok, encoded = cv2.imencode(".png", bgr, params)
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the picture as PNG")
+    return encoded.tobytes()
 
 
 def _px_to_pt(px: float) -> float:

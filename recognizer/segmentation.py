@@ -43,6 +43,10 @@ MIN_DIGIT_HEIGHT = 10
 COARSE_SIDE = 640
 #: Strokes up to this fraction of the image's longest side are told from the background.
 STROKE_KERNEL = 0.04
+#: Strokes wider than this fraction of the background kernel call for a wider kernel...
+THICK_STROKE_FRACTION = 0.35
+#: ...of at most this fraction of the image's longest side.
+MAX_STROKE_KERNEL = 0.15
 #: Light ink (chalk) is chosen only when it outweighs dark ink by this factor: paper
 #: is far more common, and a near tie should not flip the reading.
 LIGHT_INK_MARGIN = 1.3
@@ -87,7 +91,7 @@ class Background:
     dark_ink: bool
 
 
-def estimate_background(grey: np.ndarray) -> Background:
+def estimate_background(grey: np.ndarray, kernel_fraction: float = STROKE_KERNEL) -> Background:
     """Paper brightness under either polarity of ink, and the polarity, at coarse scale.
 
     A morphological closing removes dark structures thinner than its kernel (strokes)
@@ -98,12 +102,22 @@ def estimate_background(grey: np.ndarray) -> Background:
     between the dark lines of squared paper do not count as light strokes.
     """
     small = coarse_copy(grey)
-    size = max(3, round(STROKE_KERNEL * max(small.shape)))
+    size = max(3, round(kernel_fraction * max(small.shape)))
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
-    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
-    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
-    dark_ridges = cv2.subtract(cv2.morphologyEx(opened, cv2.MORPH_CLOSE, kernel), opened)
-    light_ridges = cv2.subtract(closed, cv2.morphologyEx(closed, cv2.MORPH_OPEN, kernel))
+    # Replicated margins make whatever touches the border (the table, a shadow) extend
+    # beyond it, so the closing does not mistake a narrow strip of table for a stroke.
+    pad = size
+    padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    closed_padded = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, kernel)
+    opened_padded = cv2.morphologyEx(padded, cv2.MORPH_OPEN, kernel)
+    dark_ridges = cv2.subtract(
+        cv2.morphologyEx(opened_padded, cv2.MORPH_CLOSE, kernel), opened_padded
+    )[pad:-pad, pad:-pad]
+    light_ridges = cv2.subtract(
+        closed_padded, cv2.morphologyEx(closed_padded, cv2.MORPH_OPEN, kernel)
+    )[pad:-pad, pad:-pad]
+    closed = closed_padded[pad:-pad, pad:-pad]
+    opened = opened_padded[pad:-pad, pad:-pad]
     floor = 8  # grey levels: JPEG noise and paper texture stay below it
     dark_mass = cv2.sumElems(cv2.subtract(dark_ridges, floor))[0]
     light_mass = cv2.sumElems(cv2.subtract(light_ridges, floor))[0]
@@ -154,8 +168,29 @@ def binarize(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarr
 
 
 def ink_mask(grey: np.ndarray) -> np.ndarray:
-    """Steps 1-3: the binary ink mask (255 = ink) of a grey image, either polarity."""
-    return binarize(contrast_map(grey, estimate_background(grey)))
+    """Steps 1-3: the binary ink mask (255 = ink) of a grey image, either polarity.
+
+    The background kernel must be wider than the strokes but narrower than smudges and
+    shadows: the default suits pens and pencils at any usual distance. When the strokes
+    turn out thick for it (a marker, close up), the background is estimated again with
+    a kernel a few strokes wide.
+    """
+    mask = binarize(contrast_map(grey, estimate_background(grey)))
+    width = mean_stroke_width(mask)
+    kernel = STROKE_KERNEL * max(grey.shape)
+    if width > THICK_STROKE_FRACTION * kernel:
+        fraction = min(MAX_STROKE_KERNEL, 3.0 * width / max(grey.shape))
+        mask = binarize(contrast_map(grey, estimate_background(grey, fraction)))
+    return mask
+
+
+def mean_stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width of all the ink: twice its area over its boundary length."""
+    area = cv2.countNonZero(mask)
+    if area == 0:
+        return 0.0
+    inner = cv2.countNonZero(cv2.erode(mask, np.ones((3, 3), np.uint8)))
+    return 2.0 * area / max(1, area - inner)
 
 
 # ------------------------------------------------------------------- ruled lines
@@ -204,9 +239,7 @@ def find_ruled_lines(mask: np.ndarray, min_length: int | None = None) -> list[Ru
         angle = math.degrees(math.atan2(abs(int(y1) - int(y0)), abs(int(x1) - int(x0))))
         if angle <= 20 or angle >= 70:
             lines.append(
-                RuledLine(
-                    int(x0) * factor, int(y0) * factor, int(x1) * factor, int(y1) * factor
-                )
+                RuledLine(int(x0) * factor, int(y0) * factor, int(x1) * factor, int(y1) * factor)
             )
     return lines
 
@@ -351,7 +384,14 @@ def find_pieces(mask: np.ndarray) -> Components:
     small = np.maximum(w, h) < 0.15 * hd
     too_tall = h > 2.0 * hd
     at_border = (x <= 0) | (y <= 0) | (x + w >= width) | (y + h >= height)
-    edge_piece = at_border & ((h > 1.4 * hd) | (w > 2.5 * hd) | (np.maximum(w, h) < 0.5 * hd))
+    # What touches the photo's border is the page edge, the table, a finger, or a digit
+    # cut in half: only keep what could be a whole digit.
+    edge_piece = at_border & (
+        (h > 1.4 * hd)
+        | (w > 2.5 * hd)
+        | (np.maximum(w, h) < 0.5 * hd)
+        | (np.minimum(w, h) < 0.25 * hd)
+    )
     flat_line = (w > 1.6 * hd) & (h < 0.3 * hd)
     thin_line = (h > 1.3 * hd) & (w < 0.15 * hd)
     keep = usable & ~small & ~too_tall & ~edge_piece & ~flat_line & ~thin_line
@@ -575,12 +615,16 @@ def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[f
     left = np.concatenate(([np.inf], inner[:-1]))
     right = np.concatenate((inner[1:], [np.inf]))
     minima = np.flatnonzero((inner <= left) & (inner < right))
-    # Where digits touch, little ink crosses the column; inside a stroke, much does.
-    minima = minima[inner[minima] <= 0.6 * np.median(profile[profile > 0])]
     minima = minima[np.argsort(inner[minima], kind="stable")]
     expected = max(1, round(piece.w / (0.65 * max(piece.h, 0.8 * digit_height))))
+    # Where digits touch, little ink crosses the column; inside a stroke, much does.
+    # The deepest minima are kept whatever their depth, as many as there are probably
+    # digits to separate; shallower ones only if they are clearly low.
+    shallow = 0.85 * float(np.median(profile[profile > 0]))
     chosen: list[int] = []
     for index in minima:
+        if len(chosen) >= expected - 1 and inner[index] > shallow:
+            break
         if all(abs(index - other) >= 0.12 * digit_height for other in chosen):
             chosen.append(int(index))
         if len(chosen) >= expected + 1:
@@ -660,7 +704,7 @@ def skip_prior(crop: Crop, digit_height: float) -> float:
     """Log prior that a crop is not a digit at all: a dot, a comma, a dash, a smudge."""
     height = crop.h / digit_height
     width = crop.w / digit_height
-    return -0.5 - 10.0 * max(0.0, height - 0.4) - 4.0 * max(0.0, width - 0.9)
+    return -0.5 - 20.0 * max(0.0, height - 0.4) - 4.0 * max(0.0, width - 0.9)
 
 
 def _fill_ratio(crop: Crop) -> float:

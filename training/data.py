@@ -91,7 +91,8 @@ def file_sha256(path: Path) -> str:
 
 def _load_npz(path: Path) -> tuple[dict[str, np.ndarray], str]:
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Open the file ourselves: np.load leaks its handle when the zip is broken.
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as npz:
             missing = [k for k in EXPECTED_COUNTS if k not in npz.files]
             if missing:
                 raise DataError(
