@@ -1,33 +1,36 @@
-"""Load benchmark: 20 users send 200 photos at once to the real bot through the fake server.
+"""Load benchmark: 20 users send 200 photos to the real bot through the fake Bot API server.
 
 The bot runs as ``python -m bot.cli run`` (its own process, so its memory is its own)
 against the fake Bot API server of the tests (tests/fakes), which records when each
-update was queued and when each answer arrived. Two runs:
+update was queued and when each answer arrived. Two runs on the same bot:
 
 * burst: all photos are queued at the same moment (the issue's "200 photos at once");
   throughput is the bot's capacity, and latency is mostly time spent waiting in line;
-* users: every user sends the next photo as soon as the previous one is answered (20
+* users: each user sends the next photo as soon as the previous one is answered (20
   people using the bot at the same time); latency is what each of them feels.
 
-Figures: photos/s, p50/p95 reply latency (queued -> result pictures received by the
-server), peak RSS of the bot, photos lost, photos answered twice, "database is locked"
-lines in the bot's log, and the request rows in its SQLite database.
+Figures: photos/s, p50/p95 reply latency (update queued -> the answer's request reaches
+the server), peak RSS of the bot process, photos lost, photos answered twice, "database is
+locked" lines in the bot's log, and request rows in its SQLite database against photos.
 Targets (issue 5): at least 10 photos/s and p95 under 2 s.
 
-    python -m bench.bot_load [--quick] [--json OUT]
+    python -m bench.bot_load [--quick] [--results-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
+import platform
 import sqlite3
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +42,105 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from fakes.bot_runner import BotProcess, bot_settings, model_for_tests  # noqa: E402
 from fakes.digit_photos import digits_photo, load_mnist_test  # noqa: E402
-from fakes.fake_bot_api import FakeBotApi, InjectedUpdate  # noqa: E402
+from fakes.fake_bot_api import ApiCall, FakeBotApi, InjectedUpdate  # noqa: E402
 
 USERS = 20
 PHOTOS = 200
 QUICK_USERS = 5
 QUICK_PHOTOS = 20
+#: Distinct pictures sent (each photo is still its own message with its own file ids).
+DISTINCT_PHOTOS = 40
 TARGET_PHOTOS_PER_SECOND = 10.0
 TARGET_P95_SECONDS = 2.0
-#: Seconds to wait for the last answer before counting the rest as lost.
+#: Seconds to wait for the answers of a run before counting the rest as lost.
 ANSWER_TIMEOUT = 600.0
 FIRST_USER_ID = 1000
+DEFAULT_RESULTS_DIR = REPO / "bench" / "results"
+
+
+@dataclass
+class Tally:
+    """Which photos got which answers.
+
+    A readable photo's answer is the media group quoting it (plus the buttons message); an
+    unreadable one gets one text message, which may not quote the photo: such a text counts
+    for the oldest photo of that chat sent before it and still without an answer.
+    """
+
+    latencies: list[float] = field(default_factory=list)
+    last_answer: float = 0.0
+    lost: int = 0
+    answered_twice: int = 0
+    text_answers: int = 0
+
+
+class Answers:
+    """The bot's successful sends, by chat, read from the fake's call log as it grows."""
+
+    def __init__(self, fake: FakeBotApi) -> None:
+        self.fake = fake
+        self._read = 0
+        self._by_chat: dict[int, list[ApiCall]] = {}
+
+    def in_chat(self, chat_id: int) -> list[ApiCall]:
+        calls = self.fake.calls
+        for call in calls[self._read :]:
+            if call.ok and call.method in ("sendMediaGroup", "sendMessage"):
+                self._by_chat.setdefault(call.chat_id, []).append(call)
+        self._read = len(calls)
+        return self._by_chat.get(chat_id, [])
+
+
+def tally(answers: Answers, photos: Sequence[InjectedUpdate]) -> Tally:
+    result = Tally()
+    by_chat: dict[int, list[InjectedUpdate]] = {}
+    for sent in photos:
+        by_chat.setdefault(sent.chat_id, []).append(sent)
+    for chat_id, chat_photos in by_chat.items():
+        ids = {p.message["message_id"] for p in chat_photos}
+        in_chat = answers.in_chat(chat_id)
+        texts = [
+            c
+            for c in in_chat
+            if c.method == "sendMessage"
+            and not c.buttons
+            and (c.reply_to_message_id is None or c.reply_to_message_id in ids)
+        ]
+        waiting = []
+        for sent in chat_photos:
+            mine = [c for c in in_chat if c.reply_to_message_id == sent.message["message_id"]]
+            pictures = [c for c in mine if c.method == "sendMediaGroup"]
+            buttons = [c for c in mine if c.method == "sendMessage" and c.buttons]
+            if pictures and buttons:
+                _count(result, sent, pictures[0], twice=len(pictures) > 1 or len(buttons) > 1)
+            elif pictures:
+                result.lost += 1  # half an answer so far
+            else:
+                waiting.append(sent)
+        _match_texts(result, sorted(waiting, key=lambda p: p.mark), texts)
+    return result
+
+
+def _match_texts(result: Tally, waiting: list[InjectedUpdate], texts: list[ApiCall]) -> None:
+    unmatched = list(waiting)
+    for text in sorted(texts, key=lambda c: c.seq):
+        quoted = [p for p in unmatched if p.message["message_id"] == text.reply_to_message_id]
+        candidates = quoted or [p for p in unmatched if p.mark < text.seq]
+        if not candidates:
+            if text.reply_to_message_id is not None or waiting:
+                result.answered_twice += 1
+            continue
+        sent = candidates[0]
+        unmatched.remove(sent)
+        result.text_answers += 1
+        _count(result, sent, text, twice=False)
+    result.lost += len(unmatched)
+
+
+def _count(result: Tally, sent: InjectedUpdate, answer: ApiCall, *, twice: bool) -> None:
+    result.latencies.append(answer.received_at - sent.enqueued_at)
+    result.last_answer = max(result.last_answer, answer.received_at)
+    result.answered_twice += int(twice)
 
 
 @dataclass
@@ -64,7 +155,9 @@ class LoadResult:
     latency_max: float
     lost: int
     answered_twice: int
+    no_result_answers: int  # "no digits found" and other text-only answers
 
+    @property
     def meets_targets(self) -> bool:
         return (
             self.photos_per_second >= TARGET_PHOTOS_PER_SECOND
@@ -80,7 +173,7 @@ def mnist_path() -> Path:
 
 
 def make_photos(count: int, seed: int = 7) -> list[bytes]:
-    """``count`` different photos of 1 to 6 handwritten digits."""
+    """``count`` different photos of 1 to 6 handwritten MNIST test digits."""
     images, labels = load_mnist_test(mnist_path())
     rng = np.random.default_rng(seed)
     photos = []
@@ -90,58 +183,35 @@ def make_photos(count: int, seed: int = 7) -> list[bytes]:
     return photos
 
 
-def is_result(sent: InjectedUpdate):
-    """The answer that counts: the media group with the pictures, quoting the photo."""
-    message_id = sent.message["message_id"] if sent.message else None
-    return lambda c: (
-        c.method == "sendMediaGroup"
-        and c.chat_id == sent.chat_id
-        and c.reply_to_message_id == message_id
-    )
-
-
 def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+    return round(float(np.percentile(np.asarray(values), q)), 3) if values else float("nan")
 
 
-async def wait_answered(fake: FakeBotApi, photos: list[InjectedUpdate], timeout: float) -> None:  # noqa: ASYNC109
-    """Until every photo has its pictures and its buttons message, or ``timeout``."""
+async def wait_answered(answers: Answers, photos: Sequence[InjectedUpdate], timeout: float) -> None:  # noqa: ASYNC109
+    """Until every photo has its answer, or ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        answered = {(c.chat_id, c.reply_to_message_id) for c in fake.calls_of("sendMessage")}
-        pictured = {(c.chat_id, c.reply_to_message_id) for c in fake.calls_of("sendMediaGroup")}
-        keys = [(p.chat_id, p.message["message_id"]) for p in photos]
-        if all(k in answered and k in pictured for k in keys):
-            return
-        await asyncio.sleep(0.05)
+    while (remaining := deadline - time.monotonic()) > 0 and tally(answers, photos).lost:
+        await answers.fake.next_change(remaining)
 
 
-def summarize(
-    fake: FakeBotApi, mode: str, users: int, photos: list[InjectedUpdate], started: float
+def load_result(
+    answers: Answers, mode: str, users: int, photos: list[InjectedUpdate], started: float
 ) -> LoadResult:
-    latencies, lost, twice, last = [], 0, 0, started
-    for sent in photos:
-        results = [c for c in fake.calls_of("sendMediaGroup") if is_result(sent)(c)]
-        buttons = [c for c in fake.replies_to(sent, methods={"sendMessage"}) if c.buttons]
-        if not results or not buttons:
-            lost += 1
-            continue
-        if len(results) > 1 or len(buttons) > 1:
-            twice += 1
-        latencies.append(results[0].received_at - sent.enqueued_at)
-        last = max(last, results[0].received_at)
-    seconds = last - started
+    counted = tally(answers, photos)
+    seconds = counted.last_answer - started
+    answered = len(counted.latencies)
     return LoadResult(
         mode=mode,
         users=users,
         photos=len(photos),
         seconds=round(seconds, 2),
-        photos_per_second=round(len(latencies) / seconds, 2) if seconds > 0 else 0.0,
-        latency_p50=round(percentile(latencies, 50), 3),
-        latency_p95=round(percentile(latencies, 95), 3),
-        latency_max=round(max(latencies, default=float("nan")), 3),
-        lost=lost,
-        answered_twice=twice,
+        photos_per_second=round(answered / seconds, 2) if seconds > 0 else 0.0,
+        latency_p50=percentile(counted.latencies, 50),
+        latency_p95=percentile(counted.latencies, 95),
+        latency_max=round(max(counted.latencies, default=float("nan")), 3),
+        lost=counted.lost,
+        answered_twice=counted.answered_twice,
+        no_result_answers=counted.text_answers,
     )
 
 
@@ -152,8 +222,9 @@ async def burst(fake: FakeBotApi, pictures: list[bytes], users: int, count: int)
         fake.send_photo(FIRST_USER_ID + i % users, pictures[i % len(pictures)])
         for i in range(count)
     ]
-    await wait_answered(fake, photos, ANSWER_TIMEOUT)
-    return summarize(fake, "burst", users, photos, started)
+    answers = Answers(fake)
+    await wait_answered(answers, photos, ANSWER_TIMEOUT)
+    return load_result(answers, "burst", users, photos, started)
 
 
 async def closed_loop(
@@ -162,18 +233,18 @@ async def closed_loop(
     """Each user sends the next photo when the previous one is answered."""
     per_user = count // users
     photos: list[InjectedUpdate] = []
+    answers = Answers(fake)
 
     async def user(index: int) -> None:
         for n in range(per_user):
-            sent = fake.send_photo(
-                FIRST_USER_ID + 500 + index, pictures[(index * per_user + n) % len(pictures)]
-            )
+            picture = pictures[(index * per_user + n) % len(pictures)]
+            sent = fake.send_photo(FIRST_USER_ID + users + index, picture)
             photos.append(sent)
-            await wait_answered(fake, [sent], ANSWER_TIMEOUT)
+            await wait_answered(answers, [sent], ANSWER_TIMEOUT)
 
     started = time.monotonic()
     await asyncio.gather(*(user(i) for i in range(users)))
-    return summarize(fake, "users", users, photos, started)
+    return load_result(answers, "users", users, photos, started)
 
 
 def database_requests(data_dir: Path) -> int:
@@ -181,10 +252,12 @@ def database_requests(data_dir: Path) -> int:
         return int(db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
 
 
-async def run(quick: bool) -> dict[str, Any]:
+async def measure_async(quick: bool) -> dict[str, Any]:
     users = QUICK_USERS if quick else USERS
     count = QUICK_PHOTOS if quick else PHOTOS
-    pictures = make_photos(min(count, 40))
+    pictures = make_photos(min(count, DISTINCT_PHOTOS))
+    model = os.environ.get("MODEL_PATH") or model_for_tests()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="digitbot-bench-") as tmp:
         work = Path(tmp)
         async with FakeBotApi(decode_uploads=False) as fake:
@@ -192,7 +265,7 @@ async def run(quick: bool) -> dict[str, Any]:
                 fake,
                 work / "data",
                 mnist_path=mnist_path(),
-                model_path=os.environ.get("MODEL_PATH") or model_for_tests(),
+                model_path=model,
                 rate_limit_per_minute=100_000,
                 log_level="WARNING",
             )
@@ -200,8 +273,8 @@ async def run(quick: bool) -> dict[str, Any]:
             try:
                 await bot.start_and_wait(fake)
                 warm = fake.send_photo(FIRST_USER_ID - 1, pictures[0])
-                await wait_answered(fake, [warm], 120.0)
-                results = [
+                await wait_answered(Answers(fake), [warm], 120.0)
+                runs = [
                     await burst(fake, pictures, users, count),
                     await closed_loop(fake, pictures, users, count),
                 ]
@@ -211,46 +284,75 @@ async def run(quick: bool) -> dict[str, Any]:
                 bot.kill()
             log = bot.log_text()
             rows = database_requests(work / "data")
-    expected_rows = 1 + sum(r.photos for r in results)
     return {
-        "runs": [asdict(r) | {"meets_targets": r.meets_targets()} for r in results],
+        "benchmark": "bot_load",
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "runs": [asdict(r) | {"meets_targets": r.meets_targets} for r in runs],
         "peak_rss_mb": round(peak_rss / 2**20, 1) if peak_rss else None,
         "database_locked_errors": log.lower().count("database is locked"),
         "request_rows": rows,
-        "request_rows_expected": expected_rows,
+        "request_rows_expected": 1 + sum(r.photos for r in runs),
         "targets": {
             "photos_per_second": TARGET_PHOTOS_PER_SECOND,
             "p95_seconds": TARGET_P95_SECONDS,
         },
-        "cpu_count": os.cpu_count(),
+        "config": {"model": str(model or "shipped"), "workers": settings["workers"]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_before": list(load_before),
+            "load_after": list(os.getloadavg()),
+        },
     }
 
 
-def main(quick: bool = False) -> dict[str, Any]:
-    """Run the load benchmark and print its figures; returns them as a dict."""
-    figures = asyncio.run(run(quick))
+def measure(quick: bool = False) -> dict[str, Any]:
+    """Run the load benchmark; its figures as a dict."""
+    return asyncio.run(measure_async(quick))
+
+
+def markdown_table(figures: dict[str, Any]) -> str:
+    lines = [
+        "| run | photos | users | photos/s | p50 s | p95 s | max s | lost | twice | targets |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in figures["runs"]:
-        verdict = "meets targets" if r["meets_targets"] else "misses targets"
-        print(
-            f"bot load [{r['mode']}]: {r['photos']} photos from {r['users']} users in "
-            f"{r['seconds']} s = {r['photos_per_second']} photos/s; latency p50 "
-            f"{r['latency_p50']} s, p95 {r['latency_p95']} s, max {r['latency_max']} s; "
-            f"lost {r['lost']}, answered twice {r['answered_twice']} ({verdict})"
+        lines.append(
+            f"| {r['mode']} | {r['photos']} | {r['users']} | {r['photos_per_second']} | "
+            f"{r['latency_p50']} | {r['latency_p95']} | {r['latency_max']} | {r['lost']} | "
+            f"{r['answered_twice']} | {'met' if r['meets_targets'] else 'missed'} |"
         )
-    print(
-        f"bot load: peak RSS {figures['peak_rss_mb']} MB; request rows "
-        f"{figures['request_rows']}/{figures['request_rows_expected']}; "
-        f"'database is locked' in log: {figures['database_locked_errors']}"
+    lines.append("")
+    lines.append(
+        f"Peak RSS of the bot {figures['peak_rss_mb']} MB; request rows "
+        f"{figures['request_rows']} of {figures['request_rows_expected']}; "
+        f"'database is locked' in the log: {figures['database_locked_errors']}; "
+        f"{figures['config']['workers']} workers on {figures['machine']['cpus']} CPUs "
+        f"(load average {figures['machine']['load_before'][0]:.2f} before)."
     )
-    return figures
+    return "\n".join(lines)
+
+
+def write_results(figures: dict[str, Any], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = figures["created"].replace(":", "").replace("-", "").replace("+0000", "Z")
+    path = folder / f"bot_load-{stamp}{'-quick' if figures['quick'] else ''}.json"
+    path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bot_load", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_PHOTOS} photos only")
+    parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    args = parser.parse_args(argv)
+    figures = measure(args.quick)
+    print(markdown_table(figures))
+    print(f"results: {write_results(figures, args.results_dir)}")
+    nothing_lost = all(r["lost"] == 0 and r["answered_twice"] == 0 for r in figures["runs"])
+    return 0 if nothing_lost else 1
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_PHOTOS} photos only")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    args = parser.parse_args()
-    result = main(quick=args.quick)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    sys.exit(main())

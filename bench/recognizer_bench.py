@@ -203,10 +203,14 @@ def accuracy_only(photos: Sequence[Photo], classifier, keras_model) -> dict:
     from recognizer import recognize
 
     ours, naive = Accuracy(), Accuracy()
+    failures: list[dict[str, Any]] = []
     for photo in photos:
-        ours.add(photo.text, recognize(photo.jpeg, classifier).text)
+        read = recognize(photo.jpeg, classifier).text
+        ours.add(photo.text, read)
         naive.add(photo.text, str(naive_baseline.naive_read(photo.jpeg, keras_model)[0]))
-    return {"accuracy": ours.summary(), "naive_accuracy": naive.summary()}
+        if read.replace(" ", "") != photo.text:
+            failures.append({"truth": photo.text, "read": read, "tags": photo.tags})
+    return {"accuracy": ours.summary(), "naive_accuracy": naive.summary(), "misread": failures}
 
 
 def bench_throughput(classifier, keras_model, crops: np.ndarray, settings: Settings) -> dict:
@@ -225,14 +229,17 @@ def bench_throughput(classifier, keras_model, crops: np.ndarray, settings: Setti
                 ours.time(lambda b=batch: classifier.predict(b))
             if repeat < keras_repeats:
                 keras.time(lambda b=batch: naive_baseline.keras_predict(keras_model, b))
-        results[str(size)] = {
-            "litert": {**ours.summary(), "digits_per_s": size / statistics.median(ours.seconds)},
-            "keras_predict": {
-                **keras.summary(),
-                "digits_per_s": size / statistics.median(keras.seconds),
-            },
-        }
+        results[str(size)] = {"litert": _rates(ours, size), "keras_predict": _rates(keras, size)}
     return results
+
+
+def _rates(latencies: Latencies, size: int) -> dict:
+    """Timing summary plus digits/s from the median batch time, wall-clock and CPU."""
+    return {
+        **latencies.summary(),
+        "digits_per_s": size / statistics.median(latencies.seconds),
+        "cpu_digits_per_s": size / max(1e-9, statistics.median(latencies.cpu_seconds)),
+    }
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -247,48 +254,69 @@ def _pct(value: float) -> str:
 
 
 def _rate(value: float) -> str:
-    return f"{value:,.0f} digits/s"
+    return f"{value:,.0f}/s"
 
 
-def _faster(slow: float, fast: float) -> str:
-    return f"{slow / fast:.1f}x faster" if fast > 0 else "n/a"
+def _ratio(slow: float, fast: float) -> str:
+    return f"{slow / fast:.1f}x" if fast > 0 else "n/a"
 
 
 def _target(ok: bool, text: str) -> str:
     return f"{text} {'met' if ok else 'MISSED'}"
 
 
+def _table(rows: list[tuple[str, ...]], align: str) -> list[str]:
+    return [
+        "| " + " | ".join(rows[0]) + " |",
+        "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows[1:]),
+    ]
+
+
 def markdown_table(results: dict) -> str:
+    """The figures as two markdown tables: photos, then classifier throughput.
+
+    Timings are given as wall-clock and as CPU time of the process: on a busy machine
+    the wall clock includes waiting for the core, the CPU time does not.
+    """
     photos = results["photos_10"]
     single = results["photos_1"]
     ours, naive = photos["recognize"], photos["naive"]
     render = photos["render_both"]
     acc, naive_acc = photos["accuracy"], photos["naive_accuracy"]
+    p50, render_p50 = TARGET_P50_MS, TARGET_RENDER_MS
     rows = [
-        ("Measure", "digitbot", "naive (resize + Keras predict)", "ratio", "target"),
+        ("Photos (1280x960 JPEG, 10 digits)", "digitbot", "naive", "naive/digitbot", "target"),
         (
-            "read a 1280x960 photo of 10 digits, p50",
+            "read a photo, p50 wall-clock",
             _ms(ours["p50_ms"]),
             _ms(naive["p50_ms"]),
-            _faster(naive["p50_ms"], ours["p50_ms"]),
-            _target(ours["p50_ms"] <= TARGET_P50_MS, f"<= {TARGET_P50_MS:.0f} ms"),
+            _ratio(naive["p50_ms"], ours["p50_ms"]),
+            _target(ours["p50_ms"] <= p50, f"<= {p50:.0f} ms"),
         ),
         (
-            "read a 1280x960 photo of 10 digits, p95",
+            "read a photo, p50 CPU time",
+            _ms(ours["cpu_p50_ms"]),
+            _ms(naive["cpu_p50_ms"]),
+            _ratio(naive["cpu_p50_ms"], ours["cpu_p50_ms"]),
+            _target(ours["cpu_p50_ms"] <= p50, f"<= {p50:.0f} ms"),
+        ),
+        (
+            "read a photo, p95 wall-clock",
             _ms(ours["p95_ms"]),
             _ms(naive["p95_ms"]),
-            _faster(naive["p95_ms"], ours["p95_ms"]),
+            _ratio(naive["p95_ms"], ours["p95_ms"]),
             "",
         ),
         (
-            "digits read right (10-digit photos)",
+            "digits read right",
             _pct(acc["digit_accuracy"]),
             _pct(naive_acc["digit_accuracy"]),
             "",
             _target(acc["digit_accuracy"] >= TARGET_DIGIT_ACCURACY, ">= 98%"),
         ),
         (
-            "strings read exactly (10-digit photos)",
+            "strings read exactly",
             _pct(acc["string_accuracy"]),
             _pct(naive_acc["string_accuracy"]),
             "",
@@ -302,27 +330,49 @@ def markdown_table(results: dict) -> str:
             "",
         ),
         (
-            "render both pictures, p50",
+            "render both pictures, p50 wall-clock",
             _ms(render["p50_ms"]),
             "-",
             "",
-            _target(render["p50_ms"] <= TARGET_RENDER_MS, f"<= {TARGET_RENDER_MS:.0f} ms"),
+            _target(render["p50_ms"] <= render_p50, f"<= {render_p50:.0f} ms"),
+        ),
+        (
+            "render both pictures, p50 CPU time",
+            _ms(render["cpu_p50_ms"]),
+            "-",
+            "",
+            _target(render["cpu_p50_ms"] <= render_p50, f"<= {render_p50:.0f} ms"),
         ),
     ]
+    lines = _table(rows, "lrrrl")
+    throughput = [
+        (
+            "Classifier (digits/s)",
+            "LiteRT wall",
+            "LiteRT CPU",
+            "Keras predict wall",
+            "Keras predict CPU",
+            "LiteRT/Keras",
+            "target",
+        )
+    ]
     for size, figures in results["throughput"].items():
-        ours_rate = figures["litert"]["digits_per_s"]
-        keras_rate = figures["keras_predict"]["digits_per_s"]
-        rows.append(
+        ours_rates, keras_rates = figures["litert"], figures["keras_predict"]
+        throughput.append(
             (
-                f"classifier, batches of {size}",
-                _rate(ours_rate),
-                _rate(keras_rate),
-                _faster(1 / keras_rate, 1 / ours_rate),
-                _target(ours_rate >= TARGET_DIGITS_PER_S, f">= {TARGET_DIGITS_PER_S:,.0f}/s"),
+                f"batches of {size}",
+                _rate(ours_rates["digits_per_s"]),
+                _rate(ours_rates["cpu_digits_per_s"]),
+                _rate(keras_rates["digits_per_s"]),
+                _rate(keras_rates["cpu_digits_per_s"]),
+                _ratio(ours_rates["digits_per_s"], keras_rates["digits_per_s"]),
+                _target(
+                    ours_rates["digits_per_s"] >= TARGET_DIGITS_PER_S,
+                    f">= {TARGET_DIGITS_PER_S:,.0f}/s",
+                ),
             )
         )
-    lines = ["| " + " | ".join(rows[0]) + " |", "|---|---:|---:|---:|---|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    lines += ["", *_table(throughput, "lrrrrrl")]
     return "\n".join(lines)
 
 
@@ -335,7 +385,7 @@ def context_lines(results: dict) -> str:
         f"({machine['cpus']} CPUs, load average {machine['load_before'][0]:.2f} before, "
         f"{machine['load_after'][0]:.2f} after). Model {config['model']} "
         f"(naive: {config['keras_model']}). {config['photos']} photos x {config['rounds']} "
-        f"rounds, interleaved; {config['single_digit_photos']} one-digit photos."
+        f"round(s), interleaved; {config['single_digit_photos']} one-digit photos."
     )
 
 

@@ -10,7 +10,9 @@ development; the README's architecture section for users.
 How the parts fit: ``build_application`` opens the store, loads the live model (see
 ``model_manager``), builds a python-telegram-bot ``Application`` (custom base URLs,
 HTTPX timeouts, a rate limiter that also retries network errors, an update processor
-that handles updates concurrently and idempotently), and registers the handlers. CPU work
+that handles updates concurrently and idempotently), and registers the handlers. At start
+(``post_init``) it sets the command menu, queues again the updates a crash cut off, and
+marks a training run a dead process left behind as lost (telling its admin). CPU work
 goes to a bounded thread pool of WORKERS threads. On SIGTERM python-telegram-bot stops
 fetching updates and waits for the handlers in flight (so replies being made are finished),
 then ``post_stop`` stops a training run and ``post_shutdown`` drains the pool and closes
@@ -41,6 +43,7 @@ from .config import ConfigError, Settings, load_settings
 from .handlers import COMMANDS, register
 from .handlers.admin import TelegramTrainingReporter
 from .handlers.common import SERVICES_KEY, Services
+from .heartbeat import HEARTBEAT_SECONDS, heartbeat_job
 from .logs import configure_logging, install_redaction
 from .model_manager import Loader, ModelManager
 from .network import (
@@ -158,6 +161,15 @@ async def _post_init(application: Application) -> None:
     if application.job_queue is not None:
         application.job_queue.run_repeating(
             _maintenance, interval=MAINTENANCE_INTERVAL, first=60, name="maintenance"
+        )
+        # The first beat is written here: a job added before the scheduler starts with
+        # first=0 is only run one interval later.
+        await heartbeat_job(s.settings.data_dir)(None)
+        application.job_queue.run_repeating(
+            heartbeat_job(s.settings.data_dir),
+            interval=HEARTBEAT_SECONDS,
+            first=HEARTBEAT_SECONDS,
+            name="heartbeat",
         )
     log.info(
         "digitbot @%s is up: model %s (%s), %d admin(s), %d worker(s), data in %s",

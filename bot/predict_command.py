@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -102,9 +103,11 @@ def format_result(name: str, recognition: Recognition) -> str:
     """One line for a file: what was read, how sure, and which digits are doubtful."""
     if not recognition.digits:
         return f"{name}: no digits found"
-    notes = [f"lowest confidence {recognition.lowest_confidence:.2f}"]
+    # Rounded down, so that 0.996 does not claim a certain 1.00, nor 0.799 a sure 80%.
+    notes = [f"lowest confidence {_floor_hundredths(recognition.lowest_confidence):.2f}"]
     doubtful = [
-        f"digit {position} is {digit.label} ({digit.confidence:.0%}) or {digit.runner_up}"
+        f"digit {position} is {digit.label} ({_floor_hundredths(digit.confidence):.0%}) "
+        f"or {digit.runner_up}"
         for position, digit in enumerate(recognition.digits, start=1)
         if digit.uncertain
     ]
@@ -133,6 +136,11 @@ def output_paths(out: Path | None, files: list[Path]) -> list[Path]:
         taken.add(candidate)
         paths.append(out.with_name(candidate + suffix))
     return paths
+
+
+def _floor_hundredths(value: float) -> float:
+    # The epsilon keeps 0.57 (56.99999... hundredths in floating point) at 0.57.
+    return math.floor(value * 100 + 1e-9) / 100
 
 
 def _model_path(flag: Path | None) -> Path | None:

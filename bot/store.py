@@ -136,8 +136,10 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 2: keep an update's JSON while it is being handled, so that an update cut off by a
     # crash can be handled by the next process even though Telegram will not send it again.
+    # The index finds the request of a photo message handled again after a crash.
     """
     ALTER TABLE processed_updates ADD COLUMN payload TEXT;
+    CREATE INDEX requests_message ON requests(chat_id, message_id);
     """,
 )
 
@@ -296,7 +298,7 @@ class Store:
                     (update_id, boot_id, self._clock(), payload),
                 )
                 return True
-            if row["state"] == "done" or row["boot_id"] == boot_id:
+            if row["state"] in ("done", "abandoned") or row["boot_id"] == boot_id:
                 return False
             db.execute(
                 "UPDATE processed_updates SET boot_id = ?, created = ? WHERE update_id = ?",
@@ -344,33 +346,50 @@ class Store:
         model_version: str | None = None,
         latency: float | None = None,
     ) -> int:
-        """Store one photo request (and its digits and crops for feedback); returns its id."""
+        """Store one photo request (and its digits and crops for feedback); returns its id.
+
+        A photo message handled again (a crash cut off the first try) replaces its earlier
+        row under the same id, so it is counted once.
+        """
         now = self._clock()
         digits = recognition.digits if recognition is not None else ()
+        values = (
+            status,
+            recognition.text if recognition is not None else None,
+            len(digits),
+            recognition.lowest_confidence if recognition is not None else None,
+            latency,
+            model_version,
+        )
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO users (user_id, first_seen, last_seen) VALUES (?, ?, ?)"
                 " ON CONFLICT(user_id) DO UPDATE SET last_seen = excluded.last_seen",
                 (user_id, now, now),
             )
-            cursor = db.execute(
-                "INSERT INTO requests (user_id, chat_id, message_id, created, status, text,"
-                " n_digits, lowest_confidence, latency, model_version)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    user_id,
-                    chat_id,
-                    message_id,
-                    now,
-                    status,
-                    recognition.text if recognition is not None else None,
-                    len(digits),
-                    recognition.lowest_confidence if recognition is not None else None,
-                    latency,
-                    model_version,
-                ),
-            )
-            request_id = int(cursor.lastrowid or 0)
+            earlier = None
+            if message_id is not None:
+                earlier = db.execute(
+                    "SELECT id FROM requests WHERE chat_id = ? AND message_id = ? AND user_id = ?",
+                    (chat_id, message_id, user_id),
+                ).fetchone()
+            if earlier is not None:
+                request_id = int(earlier["id"])
+                db.execute(
+                    "UPDATE requests SET status = ?, text = ?, n_digits = ?,"
+                    " lowest_confidence = ?, latency = ?, model_version = ? WHERE id = ?",
+                    (*values, request_id),
+                )
+                db.execute("DELETE FROM digits WHERE request_id = ?", (request_id,))
+                db.execute("DELETE FROM pending WHERE request_id = ?", (request_id,))
+            else:
+                cursor = db.execute(
+                    "INSERT INTO requests (user_id, chat_id, message_id, created, status, text,"
+                    " n_digits, lowest_confidence, latency, model_version)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (user_id, chat_id, message_id, now, *values),
+                )
+                request_id = int(cursor.lastrowid or 0)
             db.executemany(
                 "INSERT INTO digits (request_id, position, label, confidence, runner_up,"
                 " uncertain) VALUES (?, ?, ?, ?, ?, ?)",

@@ -260,7 +260,8 @@ def digit_label(digit: Digit) -> str:
 
     The percentage is rounded down, so that a model's 99.7% never shows as a certain 100%.
     """
-    percent = f"{math.floor(digit.confidence * 100)}%"
+    # The epsilon keeps 0.57 (56.99999... in floating point) at 57%.
+    percent = f"{math.floor(digit.confidence * 100 + 1e-9)}%"
     if digit.uncertain:
         return f"{digit.label}? {percent} or {digit.runner_up}"
     return f"{digit.label} {percent}"

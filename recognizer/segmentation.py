@@ -58,8 +58,12 @@ MIN_CONTRAST = 28
 WEAK_FRACTION = 0.6
 #: A straight run at least this fraction of the image's shorter side is a ruled line.
 LINE_MIN_FRACTION = 0.2
+#: Ruled lines are looked for within this many degrees of horizontal and vertical.
+LINE_MAX_TILT = 12
 #: Widest segment (in digit heights) the lattice considers to be one digit.
-MAX_DIGIT_WIDTH = 1.25
+MAX_DIGIT_WIDTH = 1.5
+#: Log prior cost of reading two complete-looking pieces as one digit.
+MERGE_COST = 1.5
 #: A segment with no ink (between two boundaries in a gap) in ``LineLattice.span_crops``.
 EMPTY = -1
 #: Extra cost of skipping part of a cut piece as "not a digit" (a sliver of a long bar
@@ -167,21 +171,26 @@ def binarize(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarr
     return (keep[labels] * 255).astype(np.uint8)
 
 
-def ink_mask(grey: np.ndarray) -> np.ndarray:
-    """Steps 1-3: the binary ink mask (255 = ink) of a grey image, either polarity.
+def ink_contrast(grey: np.ndarray) -> np.ndarray:
+    """Steps 1-2: the contrast map of a grey image, either polarity.
 
     The background kernel must be wider than the strokes but narrower than smudges and
     shadows: the default suits pens and pencils at any usual distance. When the strokes
     turn out thick for it (a marker, close up), the background is estimated again with
     a kernel a few strokes wide.
     """
-    mask = binarize(contrast_map(grey, estimate_background(grey)))
-    width = mean_stroke_width(mask)
+    contrast = contrast_map(grey, estimate_background(grey))
+    width = mean_stroke_width(binarize(contrast))
     kernel = STROKE_KERNEL * max(grey.shape)
     if width > THICK_STROKE_FRACTION * kernel:
         fraction = min(MAX_STROKE_KERNEL, 3.0 * width / max(grey.shape))
-        mask = binarize(contrast_map(grey, estimate_background(grey, fraction)))
-    return mask
+        contrast = contrast_map(grey, estimate_background(grey, fraction))
+    return contrast
+
+
+def ink_mask(grey: np.ndarray) -> np.ndarray:
+    """Steps 1-3: the binary ink mask (255 = ink) of a grey image, either polarity."""
+    return binarize(ink_contrast(grey))
 
 
 def mean_stroke_width(mask: np.ndarray) -> float:
@@ -208,39 +217,49 @@ class RuledLine:
         return abs(self.x1 - self.x0) >= abs(self.y1 - self.y0)
 
 
-def find_ruled_lines(mask: np.ndarray, min_length: int | None = None) -> list[RuledLine]:
-    """Long straight segments within 20 degrees of horizontal or vertical.
+def find_ruled_lines(contrast: np.ndarray, min_length: int | None = None) -> list[RuledLine]:
+    """Long straight lines within ``LINE_MAX_TILT`` degrees of horizontal or vertical.
 
-    Probabilistic Hough on a half-size copy: ruled lines are many times longer than any
-    stroke of a digit, and the transform finds them at whatever tilt the photo has.
-    Gaps (a faint line that JPEG and the threshold broke into dashes) are bridged.
+    On a half-size copy of the contrast, thresholded at the faint-ink level and closed
+    along each direction in turn (which joins the dashes a faint line breaks into), a
+    probabilistic Hough transform finds segments many times longer than any stroke of a
+    digit, at whatever tilt the photo has.
     """
-    height, width = mask.shape
+    height, width = contrast.shape
     if min_length is None:
         min_length = max(30, round(LINE_MIN_FRACTION * min(height, width)))
+    _, weak = ink_levels(contrast)
     factor = 2 if max(height, width) > 800 else 1
-    small = mask
+    small = contrast
     if factor > 1:
-        small = cv2.resize(mask, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
-        small = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY)[1]
+        small = cv2.resize(
+            contrast, (width // factor, height // factor), interpolation=cv2.INTER_AREA
+        )
+    binary = cv2.threshold(small, max(8, round(0.8 * weak)), 255, cv2.THRESH_BINARY)[1]
     length = max(10, min_length // factor)
-    found = cv2.HoughLinesP(
-        small,
-        rho=1,
-        theta=math.pi / 360,
-        threshold=max(10, length // 2),
-        minLineLength=length,
-        maxLineGap=max(3, length // 15),
-    )
-    if found is None:
-        return []
+    bridge = 5
     lines = []
-    for x0, y0, x1, y1 in np.asarray(found).reshape(-1, 4):
-        angle = math.degrees(math.atan2(abs(int(y1) - int(y0)), abs(int(x1) - int(x0))))
-        if angle <= 20 or angle >= 70:
-            lines.append(
-                RuledLine(int(x0) * factor, int(y0) * factor, int(x1) * factor, int(y1) * factor)
-            )
+    for horizontal in (True, False):
+        kernel = np.ones((1, bridge) if horizontal else (bridge, 1), np.uint8)
+        joined = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, kernel)
+        found = cv2.HoughLinesP(
+            joined,
+            rho=1,
+            theta=math.pi / 360,
+            threshold=max(10, length // 2),
+            minLineLength=length,
+            maxLineGap=max(3, length // 15),
+        )
+        if found is None:
+            continue
+        for x0, y0, x1, y1 in np.asarray(found).reshape(-1, 4):
+            angle = math.degrees(math.atan2(abs(int(y1) - int(y0)), abs(int(x1) - int(x0))))
+            if (angle <= LINE_MAX_TILT) if horizontal else (angle >= 90 - LINE_MAX_TILT):
+                lines.append(
+                    RuledLine(
+                        int(x0) * factor, int(y0) * factor, int(x1) * factor, int(y1) * factor
+                    )
+                )
     return lines
 
 
@@ -302,6 +321,8 @@ class Piece:
     y1: int
     labels: list[int]
     area: int
+    #: Mean stroke width (pixels).
+    stroke: float = 0.0
 
     @property
     def w(self) -> int:
@@ -327,6 +348,8 @@ class Components:
     labels: np.ndarray
     pieces: list[Piece]
     digit_height: float
+    #: Typical stroke width of the ink (pixels).
+    pen: float
 
 
 def stroke_widths(mask: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
@@ -353,12 +376,16 @@ def estimate_digit_height(heights: np.ndarray, widths: np.ndarray, areas: np.nda
         shaped = tall_enough
         if not shaped.any():
             return 0.0
-    h = heights[shaped].astype(np.float64)
-    weight = areas[shaped].astype(np.float64)
-    order = np.argsort(h)
-    cumulative = np.cumsum(weight[order])
+    return _weighted_median(heights[shaped], areas[shaped])
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    if len(values) == 0:
+        return 0.0
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order].astype(np.float64))
     index = int(np.searchsorted(cumulative, cumulative[-1] / 2))
-    return float(h[order][min(index, len(h) - 1)])
+    return float(values[order][min(index, len(values) - 1)])
 
 
 def find_pieces(mask: np.ndarray) -> Components:
@@ -366,7 +393,7 @@ def find_pieces(mask: np.ndarray) -> Components:
     height, width = mask.shape
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
-        return Components(labels, [], 0.0)
+        return Components(labels, [], 0.0, 0.0)
     strokes = stroke_widths(mask, labels, count)
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
@@ -379,7 +406,7 @@ def find_pieces(mask: np.ndarray) -> Components:
     usable = real & ~huge & ~blob & ~speck
     digit_height = estimate_digit_height(h[usable], w[usable], area[usable])
     if digit_height <= 0:
-        return Components(labels, [], 0.0)
+        return Components(labels, [], 0.0, 0.0)
     hd = digit_height
     small = np.maximum(w, h) < 0.15 * hd
     too_tall = h > 2.0 * hd
@@ -394,14 +421,25 @@ def find_pieces(mask: np.ndarray) -> Components:
     )
     flat_line = (w > 1.6 * hd) & (h < 0.3 * hd)
     thin_line = (h > 1.3 * hd) & (w < 0.15 * hd)
-    keep = usable & ~small & ~too_tall & ~edge_piece & ~flat_line & ~thin_line
+    # Remnants of ruled lines and page edges are hairlines next to the pen's strokes.
+    pen = _weighted_median(strokes[usable], area[usable])
+    hairline = (strokes < 0.45 * pen) & (np.minimum(w, h) < 0.2 * hd)
+    keep = usable & ~small & ~too_tall & ~edge_piece & ~flat_line & ~thin_line & ~hairline
     pieces = [
-        Piece(int(x[i]), int(y[i]), int(x[i] + w[i]), int(y[i] + h[i]), [int(i)], int(area[i]))
+        Piece(
+            int(x[i]),
+            int(y[i]),
+            int(x[i] + w[i]),
+            int(y[i] + h[i]),
+            [int(i)],
+            int(area[i]),
+            float(strokes[i]),
+        )
         for i in np.flatnonzero(keep)
     ]
     pieces = merge_overlapping(pieces, hd)
-    pieces = [p for p in pieces if not is_punctuation(p, hd)]
-    return Components(labels, pieces, digit_height)
+    pieces = [p for p in pieces if not is_punctuation(p, hd) or _over_a_digit(p, pieces, hd)]
+    return Components(labels, pieces, digit_height, pen)
 
 
 def merge_overlapping(pieces: list[Piece], digit_height: float) -> list[Piece]:
@@ -443,6 +481,7 @@ def _union(a: Piece, b: Piece) -> Piece:
         max(a.y1, b.y1),
         a.labels + b.labels,
         a.area + b.area,
+        (a.stroke * a.area + b.stroke * b.area) / max(1, a.area + b.area),
     )
 
 
@@ -452,6 +491,25 @@ def is_punctuation(piece: Piece, digit_height: float) -> bool:
     if max(piece.w, piece.h) < 0.2 * digit_height:
         return True
     return piece.h < 0.22 * digit_height and piece.w > 2.0 * piece.h
+
+
+def _over_a_digit(piece: Piece, pieces: list[Piece], digit_height: float) -> bool:
+    """Whether a small piece sits over or under a digit, as a 5's detached bar does."""
+    for other in pieces:
+        if other is piece or other.h < 0.5 * digit_height:
+            continue
+        overlap_x = min(piece.x1, other.x1) - max(piece.x0, other.x0)
+        gap_y = max(piece.y0, other.y0) - min(piece.y1, other.y1)
+        if overlap_x > 0.2 * piece.w and gap_y < 0.25 * digit_height:
+            return True
+    return False
+
+
+def is_stray(line: list[Piece], digit_height: float, pen: float) -> bool:
+    """A "line" that is no writing: only fragments, or one hairline (a page edge's)."""
+    if all(piece.h < 0.6 * digit_height for piece in line):
+        return True
+    return len(line) == 1 and line[0].stroke < 0.5 * pen
 
 
 def group_lines(pieces: list[Piece], digit_height: float) -> list[list[Piece]]:
@@ -569,7 +627,7 @@ def build_lattice(line: list[Piece], labels: np.ndarray, digit_height: float) ->
                     seen[key] = len(crops) if crop is not None else EMPTY
                     if crop is not None:
                         crops.append(crop)
-                        priors.append(shape_prior(crop, hd))
+                        priors.append(shape_prior(crop, hd) - _merge_cost(key, line, hd))
                         cuts_a_piece = bool(key[1]) and not _single_piece(key, line)
                         skip = skip_prior(crop, hd) - (CUT_SKIP_COST if cuts_a_piece else 0.0)
                         skip_priors.append(skip)
@@ -586,6 +644,15 @@ def build_lattice(line: list[Piece], labels: np.ndarray, digit_height: float) ->
         priors=tuple(priors),
         skip_priors=tuple(skip_priors),
     )
+
+
+def _merge_cost(key: tuple, line: list[Piece], digit_height: float) -> float:
+    """Two complete-looking pieces side by side are rarely one digit (a fragment and
+    a digit, or a stroke and a bar, often are)."""
+    whole, cut = key
+    members = set(whole) | {index for index, _, _ in cut}
+    complete = sum(1 for index in members if _is_complete(line[index], digit_height))
+    return MERGE_COST * max(0, complete - 1)
 
 
 def _single_piece(key: tuple, line: list[Piece]) -> bool:
@@ -765,8 +832,9 @@ def segment(grey: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentat
     """Digit hypotheses of a grey uint8 image, line by line in reading order."""
     if grey.ndim != 2 or grey.dtype != np.uint8:
         raise ValueError("segment() expects a 2-D uint8 grey image")
-    mask = ink_mask(grey)
-    lines = find_ruled_lines(mask)
+    contrast = ink_contrast(grey)
+    mask = binarize(contrast)
+    lines = find_ruled_lines(contrast)
     if lines:
         mask = remove_ruled_lines(mask, lines)
     return segment_mask(mask, max_candidates)
@@ -778,7 +846,11 @@ def segment_mask(mask: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segm
     if not components.pieces:
         return Segmentation((), 0.0, False)
     hd = components.digit_height
-    grouped = group_lines(components.pieces, hd)
+    grouped = [
+        line
+        for line in group_lines(components.pieces, hd)
+        if not is_stray(line, hd, components.pen)
+    ]
     truncated = False
     kept: list[list[Piece]] = []
     total = 0

@@ -30,6 +30,12 @@ PHOTO_SIZES = ((1280, 960), (960, 1280), (1600, 1200), (1024, 768), (800, 600), 
 STYLE_LABELS = (1, 4, 7, 9)
 STYLE_PROBABILITY = 0.35
 
+#: How often a digit's stroke is broken (a pencil skipping, a pen running dry), and how
+#: often two neighbours touch: often enough that every run of the test set meets both
+#: many times, but not in every string, as in real writing.
+BROKEN_PROBABILITY = 0.06
+TOUCHING_PROBABILITY = 0.05
+
 #: BGR colours: paper, ruling, ink.
 PAPERS = ((246, 248, 250), (212, 236, 246), (226, 230, 232), (236, 240, 236), (200, 214, 222))
 RULINGS = ((222, 186, 150), (190, 190, 190), (214, 170, 120), (170, 180, 200))
@@ -341,7 +347,7 @@ def _compose_line(text, digit_height, stroke, amount, digits, rng, tags) -> _Lin
             tags.append(f"style{label}")
         else:
             glyph = _mnist_glyph(digits.sample(label, rng), size, stroke, rng)
-        if rng.random() < 0.1:
+        if rng.random() < BROKEN_PROBABILITY:
             glyph = _break_strokes(glyph, stroke * size, rng)
             tags.append("broken")
         glyphs.append(glyph)
@@ -350,8 +356,8 @@ def _compose_line(text, digit_height, stroke, amount, digits, rng, tags) -> _Lin
         tags.append("separators")
     gaps = []
     for index in range(len(text) - 1):
-        if rng.random() < 0.1 and index + 1 not in marks:
-            gaps.append(-rng.uniform(0.05, 0.14) * digit_height)  # touching neighbours
+        if rng.random() < TOUCHING_PROBABILITY and index + 1 not in marks:
+            gaps.append(-rng.uniform(0.03, 0.12) * digit_height)  # touching neighbours
             tags.append("touching")
         else:
             gaps.append(rng.uniform(0.08, 0.4) * digit_height)

@@ -4,9 +4,11 @@ and the idempotent update processor."""
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -19,7 +21,7 @@ from bot.handlers.admin import parse_epochs
 from bot.handlers.feedback import _delete_samples, parse_digits, save_samples
 from bot.handlers.photos import check_pixels
 from bot.store import STATUS_OK, Store
-from bot.updates import IdempotentUpdateProcessor
+from bot.updates import IdempotentUpdateProcessor, requeue_unfinished
 from recognizer.types import ImageTooLargeError
 
 # -- texts ----------------------------------------------------------------------------
@@ -244,3 +246,43 @@ async def test_an_update_cut_off_mid_way_is_handled_by_the_next_process(store: S
         await task
     await IdempotentUpdateProcessor(store, "boot-2").process_update(Update(update_id=9), record())
     assert done == [9]
+
+
+async def test_updates_a_crash_cut_off_are_queued_again_at_start(store: Store) -> None:
+    """kill -9 mid-reply: Telegram will not resend the update, the store gives it back."""
+    dead = IdempotentUpdateProcessor(store, "boot-dead")
+    message = {
+        "message_id": 3,
+        "date": 1_700_000_000,
+        "chat": {"id": 5, "type": "private"},
+        "from": {"id": 5, "is_bot": False, "first_name": "Ada"},
+        "text": "hello",
+    }
+    update = Update.de_json({"update_id": 77, "message": message}, None)
+    started = asyncio.Event()
+
+    async def cut_off() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    task = asyncio.create_task(dead.process_update(update, cut_off()))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    application = SimpleNamespace(bot=None, update_queue=asyncio.Queue())
+    assert await requeue_unfinished(application, store, "boot-new", newer_than=3600) == 1
+    again = application.update_queue.get_nowait()
+    assert isinstance(again, Update)
+    assert again.update_id == 77 and again.message.text == "hello"
+    assert again.to_dict() == json.loads(json.dumps(update.to_dict()))
+
+    handled: list[int] = []
+
+    async def handle() -> None:
+        handled.append(again.update_id)
+
+    await IdempotentUpdateProcessor(store, "boot-new").process_update(again, handle())
+    assert handled == [77]
+    assert await requeue_unfinished(application, store, "boot-newer", newer_than=3600) == 0

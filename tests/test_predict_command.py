@@ -258,6 +258,15 @@ def test_uncertain_digits_are_named_with_their_runner_up():
     )
 
 
+def test_confidences_are_rounded_down_never_up():
+    recognition = Recognition((digit(5, 0.996, 6), digit(2, 0.7999, 7)), (640, 480))
+    assert format_result("x.png", recognition) == (
+        "x.png: 52 (lowest confidence 0.79; uncertain: digit 2 is 2 (79%) or 7)"
+    )
+    exact = Recognition((digit(5, 0.57, 6),), (640, 480))
+    assert format_result("x.png", exact).startswith("x.png: 5 (lowest confidence 0.57;")
+
+
 def test_a_truncated_reading_says_so():
     recognition = Recognition((digit(3, 0.99, 8),), (640, 480), truncated=True)
     assert format_result("x.png", recognition) == (

@@ -102,6 +102,9 @@ def test_label_of_a_confident_digit_is_digit_and_percent(crops):
 
 def test_label_never_rounds_up_to_a_certain_100_percent(crops):
     assert digit_label(make_digit(3, 0.9996, Box(0, 0, 5, 5), crops[0])) == "3 99%"
+    assert digit_label(make_digit(3, 0.57, Box(0, 0, 5, 5), crops[0], runner_up=8)) == (
+        "3? 57% or 8"
+    )
 
 
 def test_label_of_an_uncertain_digit_names_the_runner_up(crops):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from pathlib import Path
@@ -40,11 +41,15 @@ def store(tmp_path: Path, clock: Clock):
     s.close()
 
 
+_message_ids = itertools.count(1000)
+
+
 def record_ok(store: Store, user_id: int = 5, labels=(1, 2, 3), **kwargs) -> int:
+    """A request with digits; each call is a new photo message unless message_id is given."""
     return store.record_request(
         user_id=user_id,
         chat_id=kwargs.pop("chat_id", user_id),
-        message_id=kwargs.pop("message_id", 10),
+        message_id=kwargs.pop("message_id", next(_message_ids)),
         status=STATUS_OK,
         recognition=make_recognition(labels, kwargs.pop("confidences", None)),
         model_version="v1",
@@ -78,6 +83,22 @@ def test_a_database_from_a_newer_digitbot_is_refused(tmp_path: Path) -> None:
         Store(path)
 
 
+def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0])
+        db.execute(
+            "INSERT INTO processed_updates (update_id, boot_id, state, created)"
+            " VALUES (5, 'old', 'done', 1.0)"
+        )
+        db.execute("PRAGMA user_version = 1")
+    store = Store(path)
+    assert store.schema_version == len(MIGRATIONS) >= 2
+    assert not store.claim_update(5, "new")  # the old rows survived the upgrade
+    assert store.claim_update(6, "new", '{"update_id": 6}')
+    store.close()
+
+
 def test_update_claims(store: Store) -> None:
     assert store.claim_update(100, "boot-a")
     # A redelivery while the first copy is still in flight in the same process.
@@ -89,6 +110,26 @@ def test_update_claims(store: Store) -> None:
     # Done: never again, whichever process asks.
     assert not store.claim_update(100, "boot-b")
     assert not store.claim_update(100, "boot-c")
+
+
+def test_updates_cut_off_by_a_crash_are_handed_back(store: Store, clock: Clock) -> None:
+    assert store.claim_update(1, "dead", '{"update_id": 1}')
+    store.finish_update(1)
+    assert store.claim_update(2, "dead", '{"update_id": 2}')  # the crash came here
+    assert store.claim_update(3, "alive", '{"update_id": 3}')  # in flight in this process
+    assert store.unfinished_updates("alive", newer_than=3600) == [(2, '{"update_id": 2}')]
+    # Handed back, the update is claimed and finished by the new process like any other.
+    assert store.claim_update(2, "alive")
+    store.finish_update(2)
+    assert store.unfinished_updates("alive", newer_than=3600) == []
+
+
+def test_very_old_unfinished_updates_are_given_up(store: Store, clock: Clock) -> None:
+    assert store.claim_update(1, "dead", '{"update_id": 1}')
+    clock.now += 2 * 86400
+    assert store.unfinished_updates("alive", newer_than=86400) == []
+    assert not store.claim_update(1, "alive")  # abandoned, never handled again
+    assert store.unfinished_updates("later", newer_than=10 * 86400) == []
 
 
 def test_request_with_digits_keeps_crops_for_feedback(store: Store) -> None:
@@ -103,6 +144,17 @@ def test_request_with_digits_keeps_crops_for_feedback(store: Store) -> None:
     assert pending.user_id == 5 and pending.chat_id == 50 and pending.message_id == 9
     assert pending.state == "open"
     np.testing.assert_array_equal(pending.crops, np.stack([d.crop for d in recognition.digits]))
+
+
+def test_a_photo_handled_again_after_a_crash_is_counted_once(store: Store) -> None:
+    first = record_ok(store, user_id=5, message_id=30, labels=(1, 2))
+    again = record_ok(store, user_id=5, message_id=30, labels=(1, 7, 2))
+    other = record_ok(store, user_id=5, message_id=31, labels=(4,))
+    assert again == first and other != first
+    assert store.count_requests() == 2
+    assert sum(store.digit_counts()) == 4
+    pending = store.pending(first)
+    assert pending is not None and pending.labels == (1, 7, 2)
 
 
 def test_request_without_digits_has_nothing_pending(store: Store) -> None:

@@ -57,12 +57,15 @@ def bot_settings(
 
 
 @contextlib.asynccontextmanager
-async def running_bot(settings: Mapping[str, Any]) -> AsyncIterator[Any]:
-    """The real Application, polling the fake inside this event loop; stopped gracefully."""
+async def running_bot(settings: Mapping[str, Any], **build: Any) -> AsyncIterator[Any]:
+    """The real Application, polling the fake inside this event loop; stopped gracefully.
+
+    ``build`` goes to ``bot.app.build_application`` (``timeouts``, ``train_command``...).
+    """
     from bot.app import build_application, serving
     from bot.config import load_settings
 
-    application = build_application(load_settings(env_file=None, **settings))
+    application = build_application(load_settings(env_file=None, **settings), **build)
     async with serving(application, poll_interval=0.0, poll_timeout=5) as app:
         yield app
 

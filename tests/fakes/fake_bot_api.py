@@ -18,6 +18,7 @@ text); an unknown ``parse_mode`` is refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hashlib
 import itertools
@@ -144,6 +145,7 @@ class FakeBotApi:
         self._poller: _Poller | None = None
         self._poll_generation = 0
         self._changed = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._handlers: dict[str, Handler] = {
@@ -186,9 +188,17 @@ class FakeBotApi:
         return self
 
     async def stop(self) -> None:
+        """Stop serving; held requests and long polls end at once instead of running out."""
+        self._stopping.set()
+        self._notify()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def _hold(self, seconds: float) -> None:
+        """Sleep for an injected delay, cut short when the server stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def __aenter__(self) -> FakeBotApi:
         return await self.start()
@@ -679,6 +689,12 @@ class FakeBotApi:
             except TimeoutError:
                 continue
 
+    async def next_change(self, within: float) -> None:
+        """Return when a request arrives or is answered or an update is queued, or after
+        ``within`` seconds: for callers that wait on a condition of their own."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), within)
+
     @property
     def pending_update_ids(self) -> list[int]:
         """Updates not yet confirmed by the bot."""
@@ -743,7 +759,7 @@ class FakeBotApi:
         if fault is not None and fault.kind is FaultKind.DROP:
             return self._record_dropped(request, call, "connection dropped by the fake")
         if fault is not None and fault.kind is FaultKind.DELAY and not fault.commit_first:
-            await asyncio.sleep(fault.seconds)
+            await self._hold(fault.seconds)
             if _client_gone(request):
                 return self._record_dropped(request, call, "client gave up during the delay")
         try:
@@ -751,7 +767,7 @@ class FakeBotApi:
         except BotApiError as exc:
             return self._record_error(call, exc)
         if fault is not None and fault.kind is FaultKind.DELAY and fault.commit_first:
-            await asyncio.sleep(fault.seconds)
+            await self._hold(fault.seconds)
             if _client_gone(request):
                 call.result = result
                 return self._record_dropped(request, call, "performed, but the client gave up")
@@ -929,6 +945,8 @@ class FakeBotApi:
         deadline = time.monotonic() + timeout
         try:
             while True:
+                if self._stopping.is_set():
+                    return []
                 if poller.done:
                     raise BotApiError(409, CONFLICT)
                 batch = self._take_batch(max(1, min(limit, checks.DEFAULT_UPDATES_LIMIT)))

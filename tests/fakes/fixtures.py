@@ -6,7 +6,8 @@ Registered from tests/conftest.py with ``pytest_plugins = ["fakes.fixtures"]``.
 * ``bot_config``: the bot's settings for this test (fake URLs, a fresh DATA_DIR, admin 1).
 * ``bot_app``: the real bot running in-process with those settings.
 * ``start_bot``: ``async with start_bot(rate_limit_per_minute=2) as app`` for other settings
-  or for stopping and starting again on the same DATA_DIR.
+  (``build={"timeouts": ...}`` goes to build_application), or for stopping and starting
+  again on the same DATA_DIR.
 * ``bot_process``: ``python -m bot.cli run`` in a subprocess (kill -9, restarts).
 * ``photo_of``: ``photo_of("1234")`` is a photo of those handwritten digits that the
   recognizer reads right, so a wrong answer from the bot is the bot's fault.
@@ -54,8 +55,10 @@ def start_bot(
 ) -> Callable[..., AbstractAsyncContextManager[Any]]:
     """Start the in-process bot with ``bot_config`` plus overrides, as a context manager."""
 
-    def start(**overrides: Any) -> AbstractAsyncContextManager[Any]:
-        return running_bot({**bot_config, **overrides})
+    def start(
+        *, build: dict[str, Any] | None = None, **overrides: Any
+    ) -> AbstractAsyncContextManager[Any]:
+        return running_bot({**bot_config, **overrides}, **(build or {}))
 
     return start
 
