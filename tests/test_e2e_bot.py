@@ -313,6 +313,7 @@ async def test_group_photo_needs_a_mention_or_a_reply(bot_app, fake_api: FakeBot
 
 @pytest.mark.slow
 async def test_admin_trains_a_tiny_model(bot_app, fake_api: FakeBotApi):
+    """A real ``digitbot train`` run on TRAIN_LIMIT images for one epoch (about a minute)."""
     command = fake_api.send_command(ADMIN, "train", "1")
     status = await text_reply(fake_api, command)
     assert status.text.startswith("Training run #1")
@@ -327,15 +328,18 @@ async def test_admin_trains_a_tiny_model(bot_app, fake_api: FakeBotApi):
     await text_reply(fake_api, photo)  # photos are answered while training
 
     pictures = await fake_api.wait_for(
-        lambda c: c.method == "sendMediaGroup" and c.chat_id == ADMIN, 240
+        lambda c: c.method == "sendMediaGroup" and c.chat_id == ADMIN, 600
     )
+    assert len(pictures.uploads) == 2, "learning curves and confusion matrix"
     for upload in pictures.uploads:
         decode(upload.data)
+    assert "MNIST test accuracy" in pictures.text
+    # One epoch on 1,000 images is far below the live model: never promoted.
+    assert "Kept aside, not promoted" in pictures.text
     edits = [
-        c
+        c.text or ""
         for c in fake_api.calls_of("editMessageText", chat_id=ADMIN)
         if c.params["message_id"] == status.result["message_id"]
     ]
-    assert any("Epoch 1/1" in (c.text or "") for c in edits)
-    assert "Training run #1" in edits[-1].text
-    assert pictures.text
+    assert any("Epoch 1/1" in text for text in edits)
+    assert edits[-1].endswith(": kept_aside.")
