@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import sqlite3
 import sys
 import tempfile
@@ -55,17 +56,16 @@ TARGET_P95_SECONDS = 2.0
 #: Seconds to wait for the answers of a run before counting the rest as lost.
 ANSWER_TIMEOUT = 600.0
 FIRST_USER_ID = 1000
+#: Sends that answer a photo (they quote it).
+REPLY_METHODS = ("sendMediaGroup", "sendMessage")
+#: Pause between two counts of the answers while waiting for them.
+CHECK_SECONDS = 0.02
 DEFAULT_RESULTS_DIR = REPO / "bench" / "results"
 
 
 @dataclass
 class Tally:
-    """Which photos got which answers.
-
-    A readable photo's answer is the media group quoting it (plus the buttons message); an
-    unreadable one gets one text message, which may not quote the photo: such a text counts
-    for the oldest photo of that chat sent before it and still without an answer.
-    """
+    """How the photos of a run were answered so far."""
 
     latencies: list[float] = field(default_factory=list)
     last_answer: float = 0.0
@@ -75,72 +75,52 @@ class Tally:
 
 
 class Answers:
-    """The bot's successful sends, by chat, read from the fake's call log as it grows."""
+    """The bot's successful replies, indexed by the message they quote, read from the
+    fake's call log as it grows (each call is looked at once)."""
 
     def __init__(self, fake: FakeBotApi) -> None:
         self.fake = fake
         self._read = 0
-        self._by_chat: dict[int, list[ApiCall]] = {}
+        self._by_target: dict[tuple[int, int], list[ApiCall]] = {}
 
-    def in_chat(self, chat_id: int) -> list[ApiCall]:
+    def to(self, sent: InjectedUpdate) -> list[ApiCall]:
         calls = self.fake.calls
         for call in calls[self._read :]:
-            if call.ok and call.method in ("sendMediaGroup", "sendMessage"):
-                self._by_chat.setdefault(call.chat_id, []).append(call)
+            target = call.reply_to_message_id
+            if call.ok and target is not None and call.method in REPLY_METHODS:
+                self._by_target.setdefault((call.chat_id, target), []).append(call)
         self._read = len(calls)
-        return self._by_chat.get(chat_id, [])
+        return self._by_target.get((sent.chat_id, sent.message["message_id"]), [])
+
+
+def answer_of(replies: Sequence[ApiCall]) -> tuple[ApiCall | None, bool, bool]:
+    """(the call that answers a photo or None, answered twice?, a text-only answer?).
+
+    A photo read is answered by its pictures (a media group) and a buttons message; a
+    photo without digits, or refused, by one text message. All of them quote the photo.
+    """
+    pictures = [c for c in replies if c.method == "sendMediaGroup"]
+    buttons = [c for c in replies if c.method == "sendMessage" and c.buttons]
+    texts = [c for c in replies if c.method == "sendMessage" and not c.buttons]
+    if pictures and buttons:
+        return pictures[0], len(pictures) > 1 or len(buttons) > 1 or bool(texts), False
+    if texts and not pictures and not buttons:
+        return texts[0], len(texts) > 1, True
+    return None, False, False
 
 
 def tally(answers: Answers, photos: Sequence[InjectedUpdate]) -> Tally:
     result = Tally()
-    by_chat: dict[int, list[InjectedUpdate]] = {}
     for sent in photos:
-        by_chat.setdefault(sent.chat_id, []).append(sent)
-    for chat_id, chat_photos in by_chat.items():
-        ids = {p.message["message_id"] for p in chat_photos}
-        in_chat = answers.in_chat(chat_id)
-        texts = [
-            c
-            for c in in_chat
-            if c.method == "sendMessage"
-            and not c.buttons
-            and (c.reply_to_message_id is None or c.reply_to_message_id in ids)
-        ]
-        waiting = []
-        for sent in chat_photos:
-            mine = [c for c in in_chat if c.reply_to_message_id == sent.message["message_id"]]
-            pictures = [c for c in mine if c.method == "sendMediaGroup"]
-            buttons = [c for c in mine if c.method == "sendMessage" and c.buttons]
-            if pictures and buttons:
-                _count(result, sent, pictures[0], twice=len(pictures) > 1 or len(buttons) > 1)
-            elif pictures:
-                result.lost += 1  # half an answer so far
-            else:
-                waiting.append(sent)
-        _match_texts(result, sorted(waiting, key=lambda p: p.mark), texts)
-    return result
-
-
-def _match_texts(result: Tally, waiting: list[InjectedUpdate], texts: list[ApiCall]) -> None:
-    unmatched = list(waiting)
-    for text in sorted(texts, key=lambda c: c.seq):
-        quoted = [p for p in unmatched if p.message["message_id"] == text.reply_to_message_id]
-        candidates = quoted or [p for p in unmatched if p.mark < text.seq]
-        if not candidates:
-            if text.reply_to_message_id is not None or waiting:
-                result.answered_twice += 1
+        answer, twice, text_only = answer_of(answers.to(sent))
+        if answer is None:
+            result.lost += 1
             continue
-        sent = candidates[0]
-        unmatched.remove(sent)
-        result.text_answers += 1
-        _count(result, sent, text, twice=False)
-    result.lost += len(unmatched)
-
-
-def _count(result: Tally, sent: InjectedUpdate, answer: ApiCall, *, twice: bool) -> None:
-    result.latencies.append(answer.received_at - sent.enqueued_at)
-    result.last_answer = max(result.last_answer, answer.received_at)
-    result.answered_twice += int(twice)
+        result.latencies.append(answer.received_at - sent.enqueued_at)
+        result.last_answer = max(result.last_answer, answer.received_at)
+        result.answered_twice += int(twice)
+        result.text_answers += int(text_only)
+    return result
 
 
 @dataclass
@@ -188,10 +168,17 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def wait_answered(answers: Answers, photos: Sequence[InjectedUpdate], timeout: float) -> None:  # noqa: ASYNC109
-    """Until every photo has its answer, or ``timeout`` seconds."""
+    """Until every photo has its answer, or ``timeout`` seconds.
+
+    Counting runs at most every CHECK_SECONDS, so the benchmark itself takes little of the
+    CPU it measures (latencies come from the fake's timestamps, not from this loop).
+    """
     deadline = time.monotonic() + timeout
-    while (remaining := deadline - time.monotonic()) > 0 and tally(answers, photos).lost:
+    while (remaining := deadline - time.monotonic()) > 0:
+        if not tally(answers, photos).lost:
+            return
         await answers.fake.next_change(remaining)
+        await asyncio.sleep(CHECK_SECONDS)
 
 
 def load_result(
@@ -284,12 +271,18 @@ async def measure_async(quick: bool) -> dict[str, Any]:
                 bot.kill()
             log = bot.log_text()
             rows = database_requests(work / "data")
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    bot_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "benchmark": "bot_load",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "quick": quick,
         "runs": [asdict(r) | {"meets_targets": r.meets_targets} for r in runs],
         "peak_rss_mb": round(peak_rss / 2**20, 1) if peak_rss else None,
+        # CPU seconds used by the bot (with its trainer-free children) and by this process
+        # (the fake server and the counting), over the warm-up and both runs.
+        "bot_cpu_seconds": round(bot_cpu.ru_utime + bot_cpu.ru_stime, 1),
+        "bench_cpu_seconds": round(own.ru_utime + own.ru_stime, 1),
         "database_locked_errors": log.lower().count("database is locked"),
         "request_rows": rows,
         "request_rows_expected": 1 + sum(r.photos for r in runs),
@@ -327,7 +320,9 @@ def markdown_table(figures: dict[str, Any]) -> str:
     lines.append(
         f"Peak RSS of the bot {figures['peak_rss_mb']} MB; request rows "
         f"{figures['request_rows']} of {figures['request_rows_expected']}; "
-        f"'database is locked' in the log: {figures['database_locked_errors']}; "
+        f"'database is locked' in the log: {figures['database_locked_errors']}; CPU "
+        f"{figures['bot_cpu_seconds']} s in the bot, {figures['bench_cpu_seconds']} s in the "
+        "fake server and the benchmark; "
         f"{figures['config']['workers']} workers on {figures['machine']['cpus']} CPUs "
         f"(load average {figures['machine']['load_before'][0]:.2f} before)."
     )

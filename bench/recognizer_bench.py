@@ -223,7 +223,10 @@ def bench_throughput(classifier, keras_model, crops: np.ndarray, settings: Setti
     ):
         batch = crops[:size]
         ours, keras = Latencies(), Latencies()
-        classifier.predict(batch)  # the interpreter resizes its tensors on a new batch size
+        # Warm-up: the interpreter resizes its tensors and Keras traces its predict
+        # function for a new batch size; neither belongs in the steady-state figure.
+        classifier.predict(batch)
+        naive_baseline.keras_predict(keras_model, batch)
         for repeat in range(max(repeats, keras_repeats)):
             if repeat < repeats:
                 ours.time(lambda b=batch: classifier.predict(b))

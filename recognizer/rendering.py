@@ -27,10 +27,10 @@ import cv2
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.patches import PathPatch, Rectangle
+from matplotlib.path import Path
 from matplotlib.transforms import Affine2D
 
 from .types import Digit, Recognition
@@ -210,9 +210,10 @@ def render_confidence_plot(recognition: Recognition, max_digits: int = 12) -> by
         fontweight="bold",
     )
 
+    # Bars grouped by colour, each group one compound path: a path per bar would cost
+    # more than all the rest of the plot.
     slots: list[list[tuple[float, float]]] = []
-    bars: list[list[tuple[float, float]]] = []
-    bar_colours: list[str] = []
+    bars: dict[str, list[list[tuple[float, float]]]] = {}
     for row, digit in enumerate(digits):
         top = layout.crop_top(rows_top, row)
         bottom = top + layout.crop_px
@@ -220,8 +221,9 @@ def render_confidence_plot(recognition: Recognition, max_digits: int = 12) -> by
             left = layout.slot_centre(k) - layout.bar_px / 2
             bar_top = bottom - float(np.clip(p, 0.0, 1.0)) * layout.crop_px
             slots.append(_quad(left, top, layout.bar_px, layout.crop_px))
-            bars.append(_quad(left, bar_top, layout.bar_px, bottom - bar_top))
-            bar_colours.append(_bar_colour(digit, k))
+            bars.setdefault(_bar_colour(digit, k), []).append(
+                _quad(left, bar_top, layout.bar_px, bottom - bar_top)
+            )
         canvas.text(
             layout.label_left_px,
             (top + bottom) / 2,
@@ -232,8 +234,9 @@ def render_confidence_plot(recognition: Recognition, max_digits: int = 12) -> by
             fontweight="bold",
             color=_colour(digit),
         )
-    canvas.add(PolyCollection(slots, facecolors=SLOT_COLOUR, edgecolors="none"))
-    canvas.add(PolyCollection(bars, facecolors=bar_colours, edgecolors="none"))
+    canvas.add(_rectangles(slots, SLOT_COLOUR))
+    for colour, quads in bars.items():
+        canvas.add(_rectangles(quads, colour))
     if notes:
         canvas.text(
             width / 2,
@@ -280,6 +283,12 @@ def _bar_colour(digit: Digit, k: int) -> str:
     if digit.uncertain and k == digit.runner_up:
         return RUNNER_UP_COLOUR
     return OTHER_BAR_COLOUR
+
+
+def _rectangles(quads: list[list[tuple[float, float]]], colour: str) -> PathPatch:
+    """Many filled rectangles as one patch (one compound path)."""
+    path = Path.make_compound_path_from_polys(np.asarray(quads, dtype=float))
+    return PathPatch(path, facecolor=colour, edgecolor="none")
 
 
 def _quad(left: float, top: float, w: float, h: float) -> list[tuple[float, float]]:
@@ -393,7 +402,10 @@ def _fit_preview(preview: np.ndarray, preview_scale: float) -> tuple[np.ndarray,
     shrink = min(1.0, MAX_SIDE_PX / max(height, width))
     if shrink < 1.0:
         size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        # Area averaging is needed against aliasing only when shrinking a lot; for the
+        # usual 1024 -> 800 step bilinear looks the same at a quarter of the cost.
+        smooth = cv2.INTER_AREA if shrink < 0.5 else cv2.INTER_LINEAR
+        image = cv2.resize(image, size, interpolation=smooth)
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     elif image.shape[2] == 4:

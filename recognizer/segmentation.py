@@ -44,7 +44,7 @@ COARSE_SIDE = 640
 #: Strokes up to this fraction of the image's longest side are told from the background.
 STROKE_KERNEL = 0.04
 #: Strokes wider than this fraction of the background kernel call for a wider kernel...
-THICK_STROKE_FRACTION = 0.35
+THICK_STROKE_FRACTION = 0.5
 #: ...of at most this fraction of the image's longest side.
 MAX_STROKE_KERNEL = 0.15
 #: Light ink (chalk) is chosen only when it outweighs dark ink by this factor: paper
@@ -54,16 +54,31 @@ LIGHT_INK_MARGIN = 1.3
 DARK_FLOOR = 96
 #: Contrast (0-255 = 0-100% of the background brightness) below which nothing is ink.
 MIN_CONTRAST = 28
+#: Ink must stand this many noise deviations above the local noise level (strong
+#: pixels) or this many (faint pixels joining a stroke).
+STRONG_SIGMAS = 5.0
+WEAK_SIGMAS = 3.0
+#: Noise statistics: a strided copy of about this longest side, windows of this
+#: fraction of it.
+NOISE_GRID_SIDE = 320
+NOISE_WINDOW = 0.25
 #: Hysteresis: pixels at least this fraction of the threshold join a stroke they touch.
 WEAK_FRACTION = 0.6
 #: A straight run at least this fraction of the image's shorter side is a ruled line.
-LINE_MIN_FRACTION = 0.2
+LINE_MIN_FRACTION = 0.3
+#: Longest side of the copy ruled lines are looked for in.
+LINE_SEARCH_SIDE = 640
 #: Ruled lines are looked for within this many degrees of horizontal and vertical.
 LINE_MAX_TILT = 12
 #: Widest segment (in digit heights) the lattice considers to be one digit.
 MAX_DIGIT_WIDTH = 1.5
+#: Log prior cost of cutting a connected piece: most pieces are one digit; touching
+#: digits must be read clearly better cut than whole.
+CUT_COST = 1.5
 #: Log prior cost of reading two complete-looking pieces as one digit.
 MERGE_COST = 1.5
+#: Log prior cost of reading a dot beside a digit as part of it.
+DOT_MERGE_COST = 1.5
 #: A segment with no ink (between two boundaries in a gap) in ``LineLattice.span_crops``.
 EMPTY = -1
 #: Extra cost of skipping part of a cut piece as "not a digit" (a sliver of a long bar
@@ -157,18 +172,42 @@ def ink_levels(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> tuple[
     return strong, weak
 
 
+def noise_floor(contrast: np.ndarray, sigmas: float) -> np.ndarray:
+    """Per-pixel contrast that noise alone reaches: local median + ``sigmas`` deviations.
+
+    Noise is far from even across a photo: a shadow or a dark corner is several times
+    noisier (relative to its brightness) than lit paper. Robust local statistics (a
+    median and a median absolute deviation, which ignore the sparse ink) on a strided
+    copy, which keeps the pixel-level noise that area averaging would remove.
+    """
+    height, width = contrast.shape
+    step = max(1, round(max(height, width) / NOISE_GRID_SIDE))
+    sample = np.ascontiguousarray(contrast[::step, ::step])
+    window = max(3, round(NOISE_WINDOW * max(sample.shape)) | 1)
+    median = cv2.medianBlur(sample, window)
+    spread = cv2.medianBlur(cv2.absdiff(sample, median), window)
+    floor = cv2.add(median, cv2.multiply(spread, 1.4826 * sigmas))
+    return cv2.resize(floor, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
 def binarize(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarray:
-    """Ink mask (uint8 0/255): strong pixels, plus faint pixels connected to them."""
+    """Ink mask (uint8 0/255): strong pixels, plus faint pixels connected to them.
+
+    Strong: above Otsu's level (at least ``min_contrast``) and well above the local
+    noise. Faint: above the hysteresis level and above the local noise.
+    """
     strong_level, weak_level = ink_levels(contrast, min_contrast)
-    strong = contrast >= strong_level
-    if not strong.any():
+    strong_floor = cv2.max(noise_floor(contrast, STRONG_SIGMAS), strong_level)
+    strong = cv2.compare(contrast, strong_floor, cv2.CMP_GE)
+    if not cv2.countNonZero(strong):
         return np.zeros_like(contrast)
-    weak = (contrast >= weak_level).astype(np.uint8)
+    weak_floor = cv2.max(noise_floor(contrast, WEAK_SIGMAS), weak_level)
+    weak = cv2.compare(contrast, weak_floor, cv2.CMP_GE)
     count, labels = cv2.connectedComponents(weak, connectivity=8)
-    keep = np.zeros(count, dtype=bool)
-    keep[np.unique(labels[strong])] = True
-    keep[0] = False
-    return (keep[labels] * 255).astype(np.uint8)
+    keep = np.zeros(count, dtype=np.uint8)
+    keep[np.unique(labels[strong > 0])] = 255
+    keep[0] = 0
+    return np.take(keep, labels)
 
 
 def ink_contrast(grey: np.ndarray) -> np.ndarray:
@@ -180,10 +219,10 @@ def ink_contrast(grey: np.ndarray) -> np.ndarray:
     a kernel a few strokes wide.
     """
     contrast = contrast_map(grey, estimate_background(grey))
-    width = mean_stroke_width(binarize(contrast))
+    width = thick_stroke_width(contrast)
     kernel = STROKE_KERNEL * max(grey.shape)
     if width > THICK_STROKE_FRACTION * kernel:
-        fraction = min(MAX_STROKE_KERNEL, 3.0 * width / max(grey.shape))
+        fraction = min(MAX_STROKE_KERNEL, 2.0 * width / max(grey.shape))
         contrast = contrast_map(grey, estimate_background(grey, fraction))
     return contrast
 
@@ -193,13 +232,18 @@ def ink_mask(grey: np.ndarray) -> np.ndarray:
     return binarize(ink_contrast(grey))
 
 
-def mean_stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width of all the ink: twice its area over its boundary length."""
-    area = cv2.countNonZero(mask)
-    if area == 0:
+def thick_stroke_width(contrast: np.ndarray) -> float:
+    """Width (pixels) of the thickest strokes: the 95th percentile of twice the distance
+    to the nearest paper, over the ink of a coarse copy (thin lines and specks, which
+    would pull a mean down, do not matter to a high percentile)."""
+    small = coarse_copy(contrast)
+    factor = max(contrast.shape) / max(small.shape)
+    strong, _ = ink_levels(small)
+    mask = cv2.threshold(small, strong - 1, 255, cv2.THRESH_BINARY)[1]
+    if not cv2.countNonZero(mask):
         return 0.0
-    inner = cv2.countNonZero(cv2.erode(mask, np.ones((3, 3), np.uint8)))
-    return 2.0 * area / max(1, area - inner)
+    distance = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    return 2.0 * float(np.percentile(distance[mask > 0], 95)) * factor
 
 
 # ------------------------------------------------------------------- ruled lines
@@ -229,7 +273,8 @@ def find_ruled_lines(contrast: np.ndarray, min_length: int | None = None) -> lis
     if min_length is None:
         min_length = max(30, round(LINE_MIN_FRACTION * min(height, width)))
     _, weak = ink_levels(contrast)
-    factor = 2 if max(height, width) > 800 else 1
+    # The transform's cost grows with the pixels; lines survive a coarse copy well.
+    factor = max(1, round(max(height, width) / LINE_SEARCH_SIDE))
     small = contrast
     if factor > 1:
         small = cv2.resize(
@@ -245,7 +290,7 @@ def find_ruled_lines(contrast: np.ndarray, min_length: int | None = None) -> lis
         found = cv2.HoughLinesP(
             joined,
             rho=1,
-            theta=math.pi / 360,
+            theta=math.pi / 180,
             threshold=max(10, length // 2),
             minLineLength=length,
             maxLineGap=max(3, length // 15),
@@ -268,16 +313,27 @@ def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
 
     A pixel of a horizontal line belongs to a stroke too when the ink runs on across
     the line (a vertical run longer than the line is thick), and likewise for vertical
-    lines; those pixels stay.
+    lines; those pixels stay. A "line" much thicker than the others is the straight
+    stroke of a large digit (a 1, a 7's stem) and is left alone.
     """
+    thickness = [_line_thickness(mask, line) for line in lines]
+    measured = [t for t in thickness if t > 0]
+    if not measured:
+        return mask
+    typical = float(np.median(measured))
     keep = np.full_like(mask, 255)
+    bands = []
     for horizontal in (True, False):
-        group = [line for line in lines if line.horizontal == horizontal]
+        group = [
+            line
+            for line, t in zip(lines, thickness, strict=True)
+            if line.horizontal == horizontal and 0 < t <= 2 * typical + 1
+        ]
         if not group:
             continue
-        thickness = _line_thickness(mask, group)
-        band = thickness + 2 + (thickness + 1) // 2
-        across = thickness + 3
+        width = round(typical)
+        band = width + 2 + (width + 1) // 2
+        across = width + 3
         line_mask = np.zeros_like(mask)
         for line in group:
             cv2.line(line_mask, (line.x0, line.y0), (line.x1, line.y1), 255, band)
@@ -285,27 +341,35 @@ def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
         crossing = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
         erase = cv2.bitwise_and(line_mask, cv2.bitwise_not(crossing))
         keep = cv2.bitwise_and(keep, cv2.bitwise_not(erase))
-    return cv2.bitwise_and(mask, keep)
+        bands.append((horizontal, band, line_mask))
+    cleaned = cv2.bitwise_and(mask, keep)
+    # A thin stroke crossing a thicker line lost the crossing: where ink continues on
+    # both sides of a line, close the gap again (only with ink that was there).
+    for horizontal, band, line_mask in bands:
+        size = (3, band + 2) if horizontal else (band + 2, 3)
+        closed = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones(size[::-1], np.uint8))
+        restore = cv2.bitwise_and(cv2.bitwise_and(closed, mask), line_mask)
+        cleaned = cv2.bitwise_or(cleaned, restore)
+    return cleaned
 
 
-def _line_thickness(mask: np.ndarray, lines: list[RuledLine]) -> int:
-    """Typical thickness of the lines: ink pixels across each line, sampled along it."""
+def _line_thickness(mask: np.ndarray, line: RuledLine) -> float:
+    """Thickness of one line: median count of ink pixels across it, sampled along it."""
     height, width = mask.shape
     reach = 8
     samples = []
-    for line in lines:
-        steps = max(2, int(math.hypot(line.x1 - line.x0, line.y1 - line.y0) // 12))
-        for t in np.linspace(0.05, 0.95, steps):
-            x = min(max(round(line.x0 + t * (line.x1 - line.x0)), 0), width - 1)
-            y = min(max(round(line.y0 + t * (line.y1 - line.y0)), 0), height - 1)
-            if line.horizontal:
-                strip = mask[max(0, y - reach) : y + reach + 1, x]
-            else:
-                strip = mask[y, max(0, x - reach) : x + reach + 1]
-            count = int(np.count_nonzero(strip))
-            if count:
-                samples.append(count)
-    return max(1, round(float(np.median(samples)))) if samples else 1
+    steps = max(2, int(math.hypot(line.x1 - line.x0, line.y1 - line.y0) // 12))
+    for t in np.linspace(0.05, 0.95, steps):
+        x = min(max(round(line.x0 + t * (line.x1 - line.x0)), 0), width - 1)
+        y = min(max(round(line.y0 + t * (line.y1 - line.y0)), 0), height - 1)
+        if line.horizontal:
+            strip = mask[max(0, y - reach) : y + reach + 1, x]
+        else:
+            strip = mask[y, max(0, x - reach) : x + reach + 1]
+        count = int(np.count_nonzero(strip))
+        if count:
+            samples.append(count)
+    return float(np.median(samples)) if samples else 0.0
 
 
 # ------------------------------------------------------------------------ pieces
@@ -352,13 +416,12 @@ class Components:
     pen: float
 
 
-def stroke_widths(mask: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+def stroke_widths(mask: np.ndarray, labels: np.ndarray, areas: np.ndarray) -> np.ndarray:
     """Mean stroke width per component: twice the area over the boundary length."""
     eroded = cv2.erode(mask, np.ones((3, 3), np.uint8))
     boundary = cv2.subtract(mask, eroded) > 0
-    area = np.bincount(labels.reshape(-1), minlength=count).astype(np.float64)
-    edge = np.bincount(labels[boundary], minlength=count).astype(np.float64)
-    return 2.0 * area / np.maximum(edge, 1.0)
+    edge = np.bincount(labels[boundary], minlength=len(areas)).astype(np.float64)
+    return 2.0 * areas.astype(np.float64) / np.maximum(edge, 1.0)
 
 
 def estimate_digit_height(heights: np.ndarray, widths: np.ndarray, areas: np.ndarray) -> float:
@@ -394,14 +457,15 @@ def find_pieces(mask: np.ndarray) -> Components:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         return Components(labels, [], 0.0, 0.0)
-    strokes = stroke_widths(mask, labels, count)
+    strokes = stroke_widths(mask, labels, stats[:, cv2.CC_STAT_AREA])
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     area = stats[:, cv2.CC_STAT_AREA]
     real = np.arange(count) > 0
     huge = (w >= 0.8 * width) | (h >= 0.8 * height)
-    # Blobs are not strokes: a filled region is wide across everywhere.
-    blob = (strokes > 0.4 * np.minimum(w, h) + 2) & (np.minimum(w, h) > 2 * MIN_DIGIT_HEIGHT)
+    # Blobs are not strokes: a filled region is about as wide across as it is long
+    # (a disc's "stroke" is half its diameter; a 1's is a tenth of its height).
+    blob = (strokes > 0.35 * np.maximum(w, h)) & (np.minimum(w, h) > 2 * MIN_DIGIT_HEIGHT)
     speck = (np.maximum(w, h) < 3) | (area < 6)
     usable = real & ~huge & ~blob & ~speck
     digit_height = estimate_digit_height(h[usable], w[usable], area[usable])
@@ -494,22 +558,29 @@ def is_punctuation(piece: Piece, digit_height: float) -> bool:
 
 
 def _over_a_digit(piece: Piece, pieces: list[Piece], digit_height: float) -> bool:
-    """Whether a small piece sits over or under a digit, as a 5's detached bar does."""
+    """Whether a small piece sits over or under a digit, as a 5's detached bar does
+    (often reaching out to the right of the body), or a crossed 7's bar."""
     for other in pieces:
         if other is piece or other.h < 0.5 * digit_height:
             continue
         overlap_x = min(piece.x1, other.x1) - max(piece.x0, other.x0)
         gap_y = max(piece.y0, other.y0) - min(piece.y1, other.y1)
-        if overlap_x > 0.2 * piece.w and gap_y < 0.25 * digit_height:
+        if gap_y >= 0.25 * digit_height:
+            continue
+        if overlap_x > 0.2 * piece.w:
+            return True
+        on_top = piece.cy < other.y0 + 0.15 * digit_height
+        if on_top and overlap_x > -0.15 * digit_height:
             return True
     return False
 
 
 def is_stray(line: list[Piece], digit_height: float, pen: float) -> bool:
-    """A "line" that is no writing: only fragments, or one hairline (a page edge's)."""
+    """A "line" that is no writing: only fragments, or one piece drawn with another pen
+    than the rest of the photo (a page edge's hairline, a shadow's smudge)."""
     if all(piece.h < 0.6 * digit_height for piece in line):
         return True
-    return len(line) == 1 and line[0].stroke < 0.5 * pen
+    return len(line) == 1 and not 0.5 * pen <= line[0].stroke <= 2.2 * pen
 
 
 def group_lines(pieces: list[Piece], digit_height: float) -> list[list[Piece]]:
@@ -554,6 +625,8 @@ class LineLattice:
     positions: tuple[float, ...]
     #: Boundaries that every reading passes (clear gaps between complete digits).
     certain: tuple[bool, ...]
+    #: Boundaries that cut through a piece (between touching digits, if any).
+    inner: tuple[bool, ...]
     #: (start, end) position indices of each segment, and the crop each one reads
     #: (``EMPTY`` for a segment without ink).
     spans: tuple[tuple[int, int], ...]
@@ -594,22 +667,30 @@ def build_lattice(line: list[Piece], labels: np.ndarray, digit_height: float) ->
     line = sorted(line, key=lambda p: p.cx)
     positions: list[float] = [float(line[0].x0)]
     certain: list[bool] = [True]
+    inner: list[bool] = [False]
     for left, right in itertools.pairwise(line):
-        positions.extend(_inner_cuts(left, labels, hd))
-        certain.extend([False] * (len(positions) - len(certain)))
+        cuts = _inner_cuts(left, labels, hd)
+        positions.extend(cuts)
+        certain.extend([False] * len(cuts))
+        inner.extend([True] * len(cuts))
         gap = right.x0 - left.x1
         boundary = (left.x1 + right.x0) / 2 if gap >= 0 else (left.cx + right.cx) / 2
         sure = gap > 0.05 * hd and _is_complete(left, hd) and _is_complete(right, hd)
         sure = sure or gap > 0.6 * hd
         positions.append(boundary)
         certain.append(sure)
-    positions.extend(_inner_cuts(line[-1], labels, hd))
-    certain.extend([False] * (len(positions) - len(certain)))
+        inner.append(False)
+    cuts = _inner_cuts(line[-1], labels, hd)
+    positions.extend(cuts)
+    certain.extend([False] * len(cuts))
+    inner.extend([True] * len(cuts))
     positions.append(float(line[-1].x1))
     certain.append(True)
+    inner.append(False)
     order = np.argsort(positions, kind="stable")
     positions = [positions[i] for i in order]
     certain = [certain[i] for i in order]
+    inner = [inner[i] for i in order]
 
     spans: list[tuple[int, int]] = []
     span_crops: list[int] = []
@@ -638,6 +719,7 @@ def build_lattice(line: list[Piece], labels: np.ndarray, digit_height: float) ->
     return LineLattice(
         positions=tuple(positions),
         certain=tuple(certain),
+        inner=tuple(inner),
         spans=tuple(spans),
         span_crops=tuple(span_crops),
         crops=tuple(crops),
@@ -647,12 +729,29 @@ def build_lattice(line: list[Piece], labels: np.ndarray, digit_height: float) ->
 
 
 def _merge_cost(key: tuple, line: list[Piece], digit_height: float) -> float:
-    """Two complete-looking pieces side by side are rarely one digit (a fragment and
-    a digit, or a stroke and a bar, often are)."""
+    """Log prior cost of reading several pieces as one digit.
+
+    Two complete-looking pieces side by side are rarely one digit (a fragment and a
+    digit, or a stroke and a bar, often are); and a dot beside a digit, not over or
+    under it, is punctuation rather than part of it.
+    """
     whole, cut = key
-    members = set(whole) | {index for index, _, _ in cut}
-    complete = sum(1 for index in members if _is_complete(line[index], digit_height))
-    return MERGE_COST * max(0, complete - 1)
+    members = sorted(set(whole) | {index for index, _, _ in cut})
+    if len(members) < 2:
+        return 0.0
+    pieces = [line[index] for index in members]
+    complete = [p for p in pieces if _is_complete(p, digit_height)]
+    cost = MERGE_COST * max(0, len(complete) - 1)
+    for piece in pieces:
+        if _is_dot(piece, digit_height) and not any(
+            min(piece.x1, other.x1) - max(piece.x0, other.x0) > 0.3 * piece.w for other in complete
+        ):
+            cost += DOT_MERGE_COST
+    return cost
+
+
+def _is_dot(piece: Piece, digit_height: float) -> bool:
+    return max(piece.w, piece.h) < 0.4 * digit_height
 
 
 def _single_piece(key: tuple, line: list[Piece]) -> bool:
@@ -761,8 +860,9 @@ def shape_prior(crop: Crop, digit_height: float) -> float:
     aspect = crop.w / crop.h
     if aspect > 1.35:
         prior -= 5.0 * (aspect - 1.35)
+    # A small filled blob is a dot; a large one may be a digit drawn with a fat marker.
     filled = _fill_ratio(crop)
-    if filled > 0.3:
+    if filled > 0.3 and height < 0.6:
         prior -= 10.0 * (filled - 0.3)
     return prior
 
@@ -804,11 +904,12 @@ def choose_segments(lattice: LineLattice, probs: np.ndarray) -> list[int]:
     for (start, end), index in zip(lattice.spans, lattice.span_crops, strict=True):
         if best[start] == -np.inf:
             continue
+        base = best[start] - (CUT_COST if lattice.inner[end] and end < count - 1 else 0.0)
         if index == EMPTY:
-            read, skip = -np.inf, best[start]
+            read, skip = -np.inf, base
         else:
-            read = best[start] + top[index] + lattice.priors[index] - DIGIT_COST
-            skip = best[start] + lattice.skip_priors[index]
+            read = base + top[index] + lattice.priors[index] - DIGIT_COST
+            skip = base + lattice.skip_priors[index]
         if read > best[end]:
             best[end] = read
             back[end] = (start, index)

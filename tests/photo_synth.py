@@ -258,7 +258,7 @@ def _seven(rng):
 
 
 def _one(rng):
-    flag_end = (rng.uniform(0.0, 0.15), rng.uniform(0.3, 0.45))
+    flag_end = (rng.uniform(0.05, 0.25), rng.uniform(0.3, 0.5))
     strokes = [[flag_end, (0.6, 0.0), (0.55, 1.0)]]
     if rng.random() < 0.3:
         strokes.append([(0.25, 1.0), (0.85, 0.99)])

@@ -119,12 +119,13 @@ async def test_a_better_model_goes_live(start_bot, fake_api: FakeBotApi, photo_o
 
         after_line = await live_model_line(fake_api)
         assert version in after_line and version not in before
-        sent = fake_api.send_photo(USER, photo_of("58"))
+        photo = photo_of("58")
+        sent = fake_api.send_photo(USER, photo)
         pictures = await fake_api.wait_for(
             lambda c: c.method == "sendMediaGroup" and c.chat_id == USER, WAIT
         )
         assert pictures.reply_to_message_id == sent.message["message_id"]
-        assert pictures.text.startswith("Number: 58"), "the promoted model reads photos"
+        assert pictures.text.startswith(f"Number: {photo.text}"), "the new model reads photos"
 
 
 async def test_a_worse_model_is_kept_aside(start_bot, fake_api: FakeBotApi):
@@ -176,7 +177,8 @@ async def test_kill_9_during_train_keeps_the_live_model_and_tells_the_admin(
 ):
     await bot_process.start_and_wait(fake_api)
     before = await live_model_line(fake_api)
-    _, version = await start_training(fake_api, 5)
+    status, version = await start_training(fake_api, 5)
+    await fake_api.wait_idle(1.0)  # the /train command is handled; the trainer runs
     bot_process.kill()
 
     await bot_process.start_and_wait(fake_api)
@@ -185,10 +187,14 @@ async def test_kill_9_during_train_keeps_the_live_model_and_tells_the_admin(
     )
     assert lost.chat_id == ADMIN
     assert f"Training run #1 (version {version}) was lost" in lost.text
-    await fake_api.wait_for(
+    edit = await fake_api.wait_for(
         lambda c: c.method == "editMessageText" and (c.text or "").endswith(": lost."), WAIT
     )
+    assert edit.params["message_id"] == status.result["message_id"]
     assert await live_model_line(fake_api) == before
     assert version not in before
+    await fake_api.wait_idle(1.0)
+    started = [c for c in fake_api.calls_of("sendMessage") if "started:" in (c.text or "")]
+    assert len(started) == 1, "no training run starts again by itself"
     await bot_process.terminate()
     assert fake_api.token not in bot_process.log_text()

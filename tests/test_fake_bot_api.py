@@ -395,3 +395,41 @@ async def test_wait_for_fails_readably_and_wait_idle_returns(bot: Bot, fake_api:
     with pytest.raises(AssertionError, match=r"(?i)something else"):
         await fake_api.wait_for(lambda c: c.method == "sendPhoto", timeout=0.3)
     await fake_api.wait_idle(quiet=0.2, timeout=5)
+
+
+async def test_requests_can_be_awaited_before_they_are_answered(bot: Bot, fake_api: FakeBotApi):
+    fake_api.add_user(USER)
+    fake_api.delay_next("sendMessage", 0.5)
+    since = fake_api.mark()
+    sending = asyncio.create_task(bot.send_message(USER, "held"))
+    arrived = await fake_api.wait_for_request(lambda c: c.method == "sendMessage", since=since)
+    assert arrived.status is None and not arrived.ok, "still in flight"
+    assert fake_api.bot_messages(USER) == []
+    await sending
+    assert arrived.ok and fake_api.bot_messages(USER)[0]["text"] == "held"
+
+
+async def test_mark_limits_waiting_to_later_calls(bot: Bot, fake_api: FakeBotApi):
+    fake_api.add_user(USER)
+    await bot.send_message(USER, "before")
+    since = fake_api.mark()
+    with pytest.raises(AssertionError):
+        await fake_api.wait_for(lambda c: c.method == "sendMessage", 0.2, since=since)
+    await bot.send_message(USER, "after")
+    later = await fake_api.wait_for(lambda c: c.method == "sendMessage", 1, since=since)
+    assert later.text == "after"
+
+
+async def test_stopping_the_server_ends_held_requests_at_once(fake_api: FakeBotApi):
+    fake_api.add_user(USER)
+    fake_api.delay_next("sendMessage", 60.0)
+    request = HTTPXRequest(read_timeout=30.0)
+    async with Bot(FAKE_TOKEN, base_url=fake_api.base_url, request=request) as client:
+        sending = asyncio.create_task(client.send_message(USER, "never"))
+        await fake_api.wait_for_request(lambda c: c.method == "sendMessage")
+        started = time.monotonic()
+        await fake_api.stop()
+        with pytest.raises(NetworkError):
+            await sending
+    assert time.monotonic() - started < 10
+    assert fake_api.bot_messages(USER) == []

@@ -222,6 +222,7 @@ def lattice(positions, certain, spans, span_crops, heights, skip=None) -> LineLa
     return LineLattice(
         positions=tuple(positions),
         certain=tuple(certain),
+        inner=tuple(False for _ in positions),
         spans=tuple(spans),
         span_crops=tuple(span_crops),
         crops=crops,

@@ -760,17 +760,19 @@ class FakeBotApi:
             return self._record_dropped(request, call, "connection dropped by the fake")
         if fault is not None and fault.kind is FaultKind.DELAY and not fault.commit_first:
             await self._hold(fault.seconds)
-            if _client_gone(request):
-                return self._record_dropped(request, call, "client gave up during the delay")
+            if _client_gone(request) or self._stopping.is_set():
+                why = "the client gave up (or the server stopped) during the delay"
+                return self._record_dropped(request, call, why)
         try:
             result = await perform()
         except BotApiError as exc:
             return self._record_error(call, exc)
         if fault is not None and fault.kind is FaultKind.DELAY and fault.commit_first:
             await self._hold(fault.seconds)
-            if _client_gone(request):
+            if _client_gone(request) or self._stopping.is_set():
                 call.result = result
-                return self._record_dropped(request, call, "performed, but the client gave up")
+                why = "performed, but the client gave up (or the server stopped)"
+                return self._record_dropped(request, call, why)
         call.result = result
         self._record(call, 200)
         if call.method == "download":
@@ -979,7 +981,8 @@ class FakeBotApi:
 
     def _take_batch(self, limit: int) -> list[dict]:
         redelivered, self._redeliveries = self._redeliveries[:limit], self._redeliveries[limit:]
-        fresh = [copy.deepcopy(u) for u in self._pending[: limit - len(redelivered)]]
+        # No copy: the batch is serialized into the answer before anything can change it.
+        fresh = self._pending[: limit - len(redelivered)]
         return redelivered + fresh
 
     async def _send_message(self, call: ApiCall) -> dict:

@@ -67,7 +67,8 @@ class ApiCall:
     files: dict[str, UploadedFile]
     received_at: float  # time.monotonic() when the request arrived
     finished_at: float = 0.0
-    status: int = 200  # HTTP status sent; 0 when no response was sent (dropped, client gone)
+    #: HTTP status sent; 0 when no response was sent (dropped, client gone); None in flight.
+    status: int | None = None
     result: Any = None
     description: str | None = None
     fault: FaultKind | None = None

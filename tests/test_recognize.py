@@ -1,0 +1,253 @@
+"""recognize(): from a photo to digits, end to end, on composed MNIST test digits."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from PIL import Image
+
+import recognizer
+from recognizer import (
+    RENDER_MAX_SIDE,
+    UNCERTAIN_BELOW,
+    NotAnImageError,
+    Recognition,
+    RecognitionError,
+    recognize,
+)
+from recognizer import pipeline as pipeline_module
+from recognizer.segmentation import MAX_CANDIDATES
+
+
+@pytest.fixture(scope="module")
+def clear_digits(mnist_test, classifier) -> dict[int, np.ndarray]:
+    """For each label, MNIST test digits the classifier reads with no doubt at all.
+
+    These tests are about finding, ordering and mapping digits, not about hard
+    handwriting (the accuracy test covers that), so they use unambiguous samples.
+    """
+    images, labels = mnist_test
+    probs = classifier.predict(images[:2000])
+    chosen: dict[int, list[np.ndarray]] = {label: [] for label in range(10)}
+    for image, label, row in zip(images[:2000], labels[:2000], probs, strict=True):
+        if row[label] > 0.999 and len(chosen[int(label)]) < 5:
+            chosen[int(label)].append(image)
+    return {label: np.stack(samples) for label, samples in chosen.items()}
+
+
+def compose(
+    lines: list[str],
+    digits: dict[int, np.ndarray],
+    height: int = 90,
+    canvas: tuple[int, int] = (1000, 700),
+    chalk: bool = False,
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Paste digits (dark ink on paper) line by line; returns the page and digit boxes."""
+    width, page_height = canvas
+    ink = np.zeros((page_height, width), np.uint8)
+    boxes = []
+    y = 80
+    for text in lines:
+        x = 80
+        for index, char in enumerate(text):
+            image = digits[int(char)][index % len(digits[int(char)])]
+            ys, xs = np.nonzero(image > 40)
+            crop = image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+            scale = height / crop.shape[0]
+            glyph = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+            h, w = glyph.shape
+            region = ink[y : y + h, x : x + w]
+            np.maximum(region, glyph, out=region)
+            boxes.append((x, y, w, h))
+            x += w + height // 3
+        y += int(height * 1.8)
+    if chalk:
+        return (40 + ink.astype(np.float32) * 0.7).astype(np.uint8), boxes
+    return (235 - ink.astype(np.float32) * 0.85).astype(np.uint8), boxes
+
+
+def png(image: np.ndarray) -> bytes:
+    ok, buffer = cv2.imencode(".png", image)
+    assert ok
+    return buffer.tobytes()
+
+
+def overlap(a: tuple[int, int, int, int], box) -> float:
+    """Intersection over union of (x, y, w, h) and a recognizer Box."""
+    ax0, ay0, aw, ah = a
+    bx0, by0, bw, bh = box.x, box.y, box.w, box.h
+    ix = max(0, min(ax0 + aw, bx0 + bw) - max(ax0, bx0))
+    iy = max(0, min(ay0 + ah, by0 + bh) - max(ay0, by0))
+    inter = ix * iy
+    return inter / (aw * ah + bw * bh - inter)
+
+
+def test_reads_a_string_with_boxes_and_crops(clear_digits, classifier) -> None:
+    page, boxes = compose(["4711"], clear_digits)
+    result = recognize(png(page), classifier)
+    assert isinstance(result, Recognition)
+    assert result.text == "4711"
+    assert result.image_size == (1000, 700)
+    assert not result.truncated
+    for digit, expected in zip(result.digits, boxes, strict=True):
+        assert overlap(expected, digit.box) > 0.7
+        assert digit.crop.shape == (28, 28) and digit.crop.dtype == np.uint8
+        assert len(digit.probs) == 10 and abs(sum(digit.probs) - 1) < 1e-3
+        assert digit.line == 0
+        assert digit.uncertain == (digit.confidence < UNCERTAIN_BELOW)
+    assert result.lowest_confidence is not None and result.lowest_confidence > 0.9
+
+
+def test_all_ten_digits_in_two_lines(clear_digits, classifier) -> None:
+    page, _ = compose(["01234", "56789"], clear_digits)
+    result = recognize(page, classifier)  # an array works as well as bytes
+    assert result.text == "01234 56789"
+    assert [d.line for d in result.digits] == [0] * 5 + [1] * 5
+
+
+def test_chalk_on_a_board(clear_digits, classifier) -> None:
+    page, _ = compose(["2024"], clear_digits, chalk=True)
+    assert recognize(png(page), classifier).text == "2024"
+
+
+def test_boxes_refer_to_the_original_photo(clear_digits, classifier) -> None:
+    """A 3000x2100 photo is processed small, but boxes come back in its own pixels."""
+    page, boxes = compose(["907"], clear_digits, height=270, canvas=(3000, 2100))
+    result = recognize(png(page), classifier)
+    assert result.text == "907"
+    assert result.image_size == (3000, 2100)
+    for digit, expected in zip(result.digits, boxes, strict=True):
+        assert overlap(expected, digit.box) > 0.7
+    assert max(result.preview.shape) <= RENDER_MAX_SIDE
+    assert result.preview_scale == pytest.approx(result.preview.shape[1] / 3000, rel=1e-3)
+
+
+def test_exif_rotated_photo_is_read_upright(clear_digits, classifier) -> None:
+    page, _ = compose(["365"], clear_digits)
+    stored = np.ascontiguousarray(np.rot90(page))  # the camera stored it sideways
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    buffer = io.BytesIO()
+    Image.fromarray(stored).save(buffer, "JPEG", quality=92, exif=exif)
+    result = recognize(buffer.getvalue(), classifier)
+    assert result.text == "365"
+    assert result.image_size == (1000, 700)
+
+
+def test_path_input(tmp_path, clear_digits, classifier) -> None:
+    page, _ = compose(["58"], clear_digits)
+    path = tmp_path / "note.png"
+    path.write_bytes(png(page))
+    assert recognize(path, classifier).text == "58"
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((600, 800), 255, np.uint8),
+        np.zeros((600, 800), np.uint8),
+        np.random.default_rng(0).normal(200, 4, (600, 800)).clip(0, 255).astype(np.uint8),
+    ],
+    ids=["white", "black", "blank-noisy-paper"],
+)
+def test_nothing_digit_like_gives_an_empty_result(image: np.ndarray, classifier) -> None:
+    result = recognize(png(image), classifier)
+    assert result.digits == ()
+    assert result.text == ""
+    assert result.lowest_confidence is None
+
+
+def test_bad_input_raises_a_friendly_error(classifier) -> None:
+    with pytest.raises(NotAnImageError) as info:
+        recognize(b"definitely not a photo", classifier)
+    assert isinstance(info.value, RecognitionError)
+    assert info.value.user_message
+
+
+class CountingClassifier:
+    """Wraps a classifier and counts predict calls and crops."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.calls = 0
+        self.crops = 0
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        self.crops += len(crops)
+        return self.inner.predict(crops)
+
+
+def test_one_predict_call_per_photo(clear_digits, classifier) -> None:
+    counting = CountingClassifier(classifier)
+    page, _ = compose(["8675309", "42"], clear_digits)
+    result = recognize(png(page), counting)  # type: ignore[arg-type]
+    assert result.text == "8675309 42"
+    assert counting.calls == 1
+    assert counting.crops >= 9
+
+
+def test_no_model_is_loaded_for_an_empty_photo(monkeypatch) -> None:
+    def fail() -> None:
+        raise AssertionError("the classifier should not be needed")
+
+    monkeypatch.setattr(pipeline_module, "default_classifier", fail)
+    assert recognize(np.full((300, 300), 250, np.uint8)).digits == ()
+
+
+def test_default_classifier_follows_model_path(monkeypatch, classifier, clear_digits) -> None:
+    monkeypatch.setenv("MODEL_PATH", str(classifier.path))
+    monkeypatch.setattr(pipeline_module, "_default_classifiers", {})
+    page, _ = compose(["13"], clear_digits)
+    assert recognize(png(page)).text == "13"
+    first = pipeline_module.default_classifier()
+    assert pipeline_module.default_classifier() is first
+    assert first.path == classifier.path
+
+
+def test_many_digits_are_capped_and_flagged(clear_digits, classifier) -> None:
+    lines = ["0123456789" * 2] * 7  # 140 digits
+    page, _ = compose(lines, clear_digits, height=40, canvas=(1600, 1200))
+    result = recognize(png(page), classifier)
+    assert result.truncated
+    assert len(result.digits) == MAX_CANDIDATES
+
+
+def test_result_is_json_serialisable(clear_digits, classifier) -> None:
+    page, _ = compose(["90"], clear_digits)
+    data = recognize(png(page), classifier).to_dict()
+    text = json.dumps(data)
+    assert json.loads(text)["text"] == "90"
+
+
+def test_package_exports() -> None:
+    for name in ("recognize", "Recognition", "Digit", "Box", "Classifier", "UNCERTAIN_BELOW"):
+        assert hasattr(recognizer, name)
+    assert issubclass(recognizer.NotAnImageError, recognizer.RecognitionError)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    image=arrays(
+        np.uint8,
+        st.tuples(st.integers(8, 120), st.integers(8, 120)),
+        elements=st.integers(0, 255),
+    )
+)
+def test_any_small_image_gives_a_result_or_a_friendly_error(image, classifier) -> None:
+    try:
+        result = recognize(image, classifier)
+    except RecognitionError:
+        return
+    assert all(0 <= d.label <= 9 for d in result.digits)
