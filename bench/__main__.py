@@ -37,6 +37,12 @@ BENCHMARKS: list[Benchmark] = [
         "recognize() p50/p95 on one core, rendering, classifier throughput; "
         "speed and accuracy beside the naive resize-to-28x28 approach",
     ),
+    Benchmark(
+        "bot_load",
+        "bench.bot_load",
+        "20 users send 200 photos through the fake Bot API to the real bot: photos/s, "
+        "p50/p95 reply latency, peak memory, none lost or answered twice",
+    ),
 ]
 
 

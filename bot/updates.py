@@ -82,6 +82,7 @@ async def requeue_unfinished(
 ) -> int:
     """Queue again the updates a crashed process left half-handled; returns how many."""
     unfinished = store.unfinished_updates(boot_id, newer_than=newer_than)
+    requeued = 0
     for update_id, payload in unfinished:
         try:
             update = Update.de_json(json.loads(payload), application.bot)
@@ -89,6 +90,19 @@ async def requeue_unfinished(
             log.exception("Cannot rebuild update %d; skipping it", update_id)
             store.finish_update(update_id)
             continue
+        if _is_command(update):
+            # A command is not replayed: /train would start a run the admin was just told
+            # was lost. Whoever sent it sees no answer and can send it again.
+            log.warning("Not replaying command update %d cut off by a crash", update_id)
+            store.finish_update(update_id)
+            continue
         log.warning("Handling update %d again: a crash cut it off", update_id)
         await application.update_queue.put(update)
-    return len(unfinished)
+        requeued += 1
+    return requeued
+
+
+def _is_command(update: Update) -> bool:
+    message = update.effective_message
+    text = message.text if message is not None else None
+    return bool(text) and text.startswith("/")

@@ -317,3 +317,9 @@ def _downscale(grey: np.ndarray, max_side: int) -> LoadedImage:
     height, width = grey.shape[:2]
     small, scale = downscale_to(grey, max_side)
     return LoadedImage(image=small, original_size=(width, height), scale=scale)
+
+
+# Register Pillow's plugins now, in the importing thread: Pillow fills its registry lazily
+# and not atomically, and two worker threads opening their first image at once can see a
+# half-filled one (KeyError: 'MPO').
+_pillow_formats()

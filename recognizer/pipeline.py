@@ -64,7 +64,7 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
                     Digit(
                         label=int(np.argmax(row)),
                         probs=tuple(float(p) for p in row),
-                        box=_original_box(lattice.crops[index], loaded),
+                        box=_original_box(lattice.crops[index], loaded, segmentation.scale),
                         line=line_number,
                         crop=inputs[offset + index],
                     )
@@ -86,10 +86,10 @@ def _preview(loaded: LoadedImage) -> tuple[np.ndarray, float]:
     return preview, preview.shape[1] / loaded.original_size[0]
 
 
-def _original_box(crop: Crop, loaded: LoadedImage) -> Box:
-    """Map a crop's box from the working image to the original photo."""
+def _original_box(crop: Crop, loaded: LoadedImage, segmentation_scale: float) -> Box:
+    """Map a crop's box from the segmentation's pixels to the original photo."""
     width, height = loaded.original_size
-    scale = loaded.scale
+    scale = loaded.scale * segmentation_scale
     left = min(max(math.floor(crop.x / scale), 0), width - 1)
     top = min(max(math.floor(crop.y / scale), 0), height - 1)
     right = min(max(math.ceil((crop.x + crop.w) / scale), left + 1), width)

@@ -28,6 +28,7 @@ The steps, each a function below so that it can be tested on a drawn image:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ STROKE_KERNEL = 0.04
 THICK_STROKE_FRACTION = 0.5
 #: ...of at most this fraction of the image's longest side.
 MAX_STROKE_KERNEL = 0.15
+#: Digits this tall (pixels) are plenty for a 28x28 input (MNIST's digits are 20 px);
+#: an image of larger ones is shrunk by a whole factor that keeps them this tall.
+WORK_DIGIT_HEIGHT = 40
 #: Light ink (chalk) is chosen only when it outweighs dark ink by this factor: paper
 #: is far more common, and a near tie should not flip the reading.
 LIGHT_INK_MARGIN = 1.3
@@ -60,7 +64,7 @@ STRONG_SIGMAS = 5.0
 WEAK_SIGMAS = 3.0
 #: Noise statistics: a strided copy of about this longest side, windows of this
 #: fraction of it.
-NOISE_GRID_SIDE = 320
+NOISE_GRID_SIDE = 160
 NOISE_WINDOW = 0.25
 #: Hysteresis: pixels at least this fraction of the threshold join a stroke they touch.
 WEAK_FRACTION = 0.6
@@ -68,8 +72,13 @@ WEAK_FRACTION = 0.6
 LINE_MIN_FRACTION = 0.3
 #: Longest side of the copy ruled lines are looked for in.
 LINE_SEARCH_SIDE = 640
+#: Shortest straight run (pixels, in that copy) that may be part of a ruled line.
+LINE_RUN = 6
 #: Ruled lines are looked for within this many degrees of horizontal and vertical.
 LINE_MAX_TILT = 12
+#: A piece wider than this many times its height (or the digit height) may hold
+#: touching digits and gets candidate cuts.
+WIDE_PIECE = 1.1
 #: Widest segment (in digit heights) the lattice considers to be one digit.
 MAX_DIGIT_WIDTH = 1.5
 #: Log prior cost of cutting a connected piece: most pieces are one digit; touching
@@ -90,24 +99,42 @@ CUT_SKIP_COST = 1.0
 
 
 def coarse_copy(grey: np.ndarray, longest: int = COARSE_SIDE) -> np.ndarray:
-    """The image shrunk (area averaging) so that its longest side is about ``longest``."""
-    height, width = grey.shape
-    factor = max(height, width) / longest
-    if factor <= 1.0:
-        return grey
-    size = (max(1, round(width / factor)), max(1, round(height / factor)))
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    """The image shrunk by a whole factor (area averaging, which OpenCV does fastest
+    for whole factors) so that its longest side is at most about ``longest``."""
+    return shrink(grey, math.ceil(max(grey.shape) / longest - 0.05))
+
+
+def shrink(image: np.ndarray, factor: int) -> np.ndarray:
+    """Area-average ``image`` down by a whole ``factor`` (1: unchanged)."""
+    if factor <= 1:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, width // factor), max(1, height // factor))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True, slots=True)
 class Background:
-    """Paper (or board) brightness everywhere under either polarity, and the polarity."""
+    """Paper (or board) brightness under either polarity, and the polarity.
+
+    Held at the coarse scale it was computed at (it varies slowly) and scaled up to
+    whatever size the contrast is wanted at.
+    """
 
     #: Brightness with dark thin structures (pen, pencil) closed over.
     under_dark_ink: np.ndarray
     #: Brightness with light thin structures (chalk) opened away.
     under_light_ink: np.ndarray
     dark_ink: bool
+    #: The ink contrast of the coarse copy (see ``contrast_map``).
+    coarse_contrast: np.ndarray
+    #: Image pixels per coarse pixel.
+    factor: float
+
+    def paper(self, shape: tuple[int, int]) -> np.ndarray:
+        """The background of the ink's polarity, at ``shape``."""
+        coarse = self.under_dark_ink if self.dark_ink else self.under_light_ink
+        return cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def estimate_background(grey: np.ndarray, kernel_fraction: float = STROKE_KERNEL) -> Background:
@@ -140,27 +167,31 @@ def estimate_background(grey: np.ndarray, kernel_fraction: float = STROKE_KERNEL
     floor = 8  # grey levels: JPEG noise and paper texture stay below it
     dark_mass = cv2.sumElems(cv2.subtract(dark_ridges, floor))[0]
     light_mass = cv2.sumElems(cv2.subtract(light_ridges, floor))[0]
-    height, width = grey.shape
+    dark = bool(light_mass <= LIGHT_INK_MARGIN * dark_mass)
     return Background(
-        under_dark_ink=cv2.resize(closed, (width, height), interpolation=cv2.INTER_LINEAR),
-        under_light_ink=cv2.resize(opened, (width, height), interpolation=cv2.INTER_LINEAR),
-        dark_ink=bool(light_mass <= LIGHT_INK_MARGIN * dark_mass),
+        under_dark_ink=closed,
+        under_light_ink=opened,
+        dark_ink=dark,
+        coarse_contrast=_relative_contrast(small, closed if dark else opened, dark),
+        factor=max(grey.shape) / max(small.shape),
     )
 
 
 def contrast_map(grey: np.ndarray, background: Background) -> np.ndarray:
     """uint8 ink strength: 255 means the stroke departs 100% from its background."""
-    if background.dark_ink:
-        paper = background.under_dark_ink
+    return _relative_contrast(grey, background.paper(grey.shape), background.dark_ink)
+
+
+def _relative_contrast(grey: np.ndarray, paper: np.ndarray, dark_ink: bool) -> np.ndarray:
+    if dark_ink:
         depth = cv2.subtract(paper, grey)
         # Relative to the paper's brightness, but not below a floor: in the darkest
         # corners (a table, a deep shadow) noise would otherwise look like ink.
         return cv2.divide(depth, cv2.max(paper, DARK_FLOOR), scale=255.0)
-    board = background.under_light_ink
-    depth = cv2.subtract(grey, board)
+    depth = cv2.subtract(grey, paper)
     # Chalk is measured against the room left above the board (at least a fixed
     # amount), so a dark board in a shadow still gives chalk a full-strength stroke.
-    room = cv2.max(cv2.subtract(np.full_like(board, 255), board), 60)
+    room = cv2.max(cv2.subtract(np.full_like(paper, 255), paper), 60)
     return cv2.divide(depth, room, scale=255.0)
 
 
@@ -172,7 +203,19 @@ def ink_levels(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> tuple[
     return strong, weak
 
 
-def noise_floor(contrast: np.ndarray, sigmas: float) -> np.ndarray:
+def label_components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """8-connected components with their boxes and areas (``CC_STAT_*`` columns).
+
+    The block-based algorithm computes the statistics about twice as fast as
+    OpenCV's default on ink masks.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        mask, 8, cv2.CV_32S, cv2.CCL_BBDT
+    )
+    return count, labels, stats
+
+
+def noise_floors(contrast: np.ndarray, sigmas: tuple[float, ...]) -> list[np.ndarray]:
     """Per-pixel contrast that noise alone reaches: local median + ``sigmas`` deviations.
 
     Noise is far from even across a photo: a shadow or a dark corner is several times
@@ -186,45 +229,78 @@ def noise_floor(contrast: np.ndarray, sigmas: float) -> np.ndarray:
     window = max(3, round(NOISE_WINDOW * max(sample.shape)) | 1)
     median = cv2.medianBlur(sample, window)
     spread = cv2.medianBlur(cv2.absdiff(sample, median), window)
-    floor = cv2.add(median, cv2.multiply(spread, 1.4826 * sigmas))
-    return cv2.resize(floor, (width, height), interpolation=cv2.INTER_LINEAR)
+    floors = []
+    for sigma in sigmas:
+        floor = cv2.add(median, cv2.multiply(spread, 1.4826 * sigma))
+        # Noise statistics vary slowly; the nearest sample is close enough, and quick.
+        floors.append(cv2.resize(floor, (width, height), interpolation=cv2.INTER_NEAREST))
+    return floors
 
 
-def binarize(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarray:
+@dataclass(frozen=True, slots=True)
+class InkMask:
+    """The binary ink mask and its connected components (from the hysteresis step)."""
+
+    mask: np.ndarray
+    labels: np.ndarray
+    #: ``cv2.connectedComponentsWithStats`` rows; components that were not kept have
+    #: zero area and size.
+    stats: np.ndarray
+
+
+def binarize_components(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> InkMask:
     """Ink mask (uint8 0/255): strong pixels, plus faint pixels connected to them.
 
     Strong: above Otsu's level (at least ``min_contrast``) and well above the local
-    noise. Faint: above the hysteresis level and above the local noise.
+    noise. Faint: above the hysteresis level and above the local noise. The faint
+    mask's connected components that hold a strong pixel are the ink.
     """
     strong_level, weak_level = ink_levels(contrast, min_contrast)
-    strong_floor = cv2.max(noise_floor(contrast, STRONG_SIGMAS), strong_level)
-    strong = cv2.compare(contrast, strong_floor, cv2.CMP_GE)
-    if not cv2.countNonZero(strong):
-        return np.zeros_like(contrast)
-    weak_floor = cv2.max(noise_floor(contrast, WEAK_SIGMAS), weak_level)
-    weak = cv2.compare(contrast, weak_floor, cv2.CMP_GE)
-    count, labels = cv2.connectedComponents(weak, connectivity=8)
-    keep = np.zeros(count, dtype=np.uint8)
-    keep[np.unique(labels[strong > 0])] = 255
-    keep[0] = 0
-    return np.take(keep, labels)
+    strong_floor, weak_floor = noise_floors(contrast, (STRONG_SIGMAS, WEAK_SIGMAS))
+    strong = cv2.compare(contrast, cv2.max(strong_floor, strong_level), cv2.CMP_GE)
+    points = cv2.findNonZero(strong)
+    if points is None:
+        empty = np.zeros_like(contrast)
+        return InkMask(empty, np.zeros(contrast.shape, np.int32), np.zeros((1, 5), np.int32))
+    weak = cv2.compare(contrast, cv2.max(weak_floor, weak_level), cv2.CMP_GE)
+    count, labels, stats = label_components(weak)
+    points = points.reshape(-1, 2)
+    keep = np.zeros(count, dtype=bool)
+    keep[labels[points[:, 1], points[:, 0]]] = True
+    keep[0] = False
+    if keep[1:].all():
+        return InkMask(weak, labels, stats)
+    stats[~keep, :] = 0
+    mask = np.take(np.where(keep, 255, 0).astype(np.uint8), labels)
+    return InkMask(mask, labels, stats)
 
 
-def ink_contrast(grey: np.ndarray) -> np.ndarray:
-    """Steps 1-2: the contrast map of a grey image, either polarity.
+def binarize(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarray:
+    """The ink mask alone (uint8, 255 = ink); see ``binarize_components``."""
+    return binarize_components(contrast, min_contrast).mask
 
-    The background kernel must be wider than the strokes but narrower than smudges and
-    shadows: the default suits pens and pencils at any usual distance. When the strokes
-    turn out thick for it (a marker, close up), the background is estimated again with
-    a kernel a few strokes wide.
+
+def fitted_background(grey: np.ndarray) -> Background:
+    """The background, estimated with a kernel that suits the strokes of this photo.
+
+    The kernel must be wider than the strokes but narrower than smudges and shadows:
+    the default suits pens and pencils at any usual distance. When the strokes turn out
+    thick for it (a marker, close up), the background is estimated again with a kernel
+    two strokes wide.
     """
-    contrast = contrast_map(grey, estimate_background(grey))
-    width = thick_stroke_width(contrast)
-    kernel = STROKE_KERNEL * max(grey.shape)
-    if width > THICK_STROKE_FRACTION * kernel:
+    background = estimate_background(grey)
+    width = thick_stroke_width(background)
+    if width > THICK_STROKE_FRACTION * STROKE_KERNEL * max(grey.shape):
         fraction = min(MAX_STROKE_KERNEL, 2.0 * width / max(grey.shape))
-        contrast = contrast_map(grey, estimate_background(grey, fraction))
-    return contrast
+        background = estimate_background(grey, fraction)
+    return background
+
+
+def ink_contrast(grey: np.ndarray, background: Background | None = None) -> np.ndarray:
+    """Steps 1-2: the contrast map of a grey image, either polarity."""
+    if background is None:
+        background = fitted_background(grey)
+    return contrast_map(grey, background)
 
 
 def ink_mask(grey: np.ndarray) -> np.ndarray:
@@ -232,18 +308,42 @@ def ink_mask(grey: np.ndarray) -> np.ndarray:
     return binarize(ink_contrast(grey))
 
 
-def thick_stroke_width(contrast: np.ndarray) -> float:
-    """Width (pixels) of the thickest strokes: the 95th percentile of twice the distance
-    to the nearest paper, over the ink of a coarse copy (thin lines and specks, which
-    would pull a mean down, do not matter to a high percentile)."""
-    small = coarse_copy(contrast)
-    factor = max(contrast.shape) / max(small.shape)
+def thick_stroke_width(background: Background) -> float:
+    """Width (pixels of the image the background was estimated on) of the thickest
+    strokes: the 95th percentile of twice the distance to the nearest paper, over the
+    ink of the coarse copy (thin lines and specks, which would pull a mean down, do not
+    matter to a high percentile)."""
+    small = background.coarse_contrast
     strong, _ = ink_levels(small)
     mask = cv2.threshold(small, strong - 1, 255, cv2.THRESH_BINARY)[1]
     if not cv2.countNonZero(mask):
         return 0.0
     distance = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    return 2.0 * float(np.percentile(distance[mask > 0], 95)) * factor
+    return 2.0 * float(np.percentile(distance[mask > 0], 95)) * background.factor
+
+
+def working_shrink(background: Background) -> int:
+    """The whole factor the image can be shrunk by before segmenting it (1: none).
+
+    Large digits carry far more pixels than a 28x28 input needs, and the cost of every
+    step grows with the pixels. The digit height, estimated on the coarse copy, sets
+    the largest factor that keeps digits at least ``WORK_DIGIT_HEIGHT`` pixels tall.
+    """
+    small = background.coarse_contrast
+    strong, _ = ink_levels(small)
+    mask = cv2.threshold(small, strong - 1, 255, cv2.THRESH_BINARY)[1]
+    count, _, stats = label_components(mask)
+    if count <= 1:
+        return 1
+    stats = stats[1:]
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    area = stats[:, cv2.CC_STAT_AREA]
+    height, width = small.shape
+    usable = (w < 0.8 * width) & (h < 0.8 * height) & (area >= 4)
+    if not usable.any():
+        return 1
+    digit_height = _weighted_median(h[usable], area[usable]) * background.factor
+    return max(1, int(digit_height // WORK_DIGIT_HEIGHT))
 
 
 # ------------------------------------------------------------------- ruled lines
@@ -287,8 +387,16 @@ def find_ruled_lines(contrast: np.ndarray, min_length: int | None = None) -> lis
     for horizontal in (True, False):
         kernel = np.ones((1, bridge) if horizontal else (bridge, 1), np.uint8)
         joined = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, kernel)
+        # The transform is the dear part. Its input is only what lies in straight runs
+        # along the direction (a line tilted by up to 12 degrees still has runs of
+        # several pixels; dots, noise and strokes across mostly do not), and it is
+        # skipped when those runs do not add up to even one line's length.
+        run = np.ones((1, LINE_RUN) if horizontal else (LINE_RUN, 1), np.uint8)
+        runs = cv2.morphologyEx(joined, cv2.MORPH_OPEN, run)
+        if cv2.countNonZero(runs) < length:
+            continue
         found = cv2.HoughLinesP(
-            joined,
+            runs,
             rho=1,
             theta=math.pi / 180,
             threshold=max(10, length // 2),
@@ -357,19 +465,20 @@ def _line_thickness(mask: np.ndarray, line: RuledLine) -> float:
     """Thickness of one line: median count of ink pixels across it, sampled along it."""
     height, width = mask.shape
     reach = 8
-    samples = []
     steps = max(2, int(math.hypot(line.x1 - line.x0, line.y1 - line.y0) // 12))
-    for t in np.linspace(0.05, 0.95, steps):
-        x = min(max(round(line.x0 + t * (line.x1 - line.x0)), 0), width - 1)
-        y = min(max(round(line.y0 + t * (line.y1 - line.y0)), 0), height - 1)
-        if line.horizontal:
-            strip = mask[max(0, y - reach) : y + reach + 1, x]
-        else:
-            strip = mask[y, max(0, x - reach) : x + reach + 1]
-        count = int(np.count_nonzero(strip))
-        if count:
-            samples.append(count)
-    return float(np.median(samples)) if samples else 0.0
+    t = np.linspace(0.05, 0.95, steps)
+    xs = np.clip(np.round(line.x0 + t * (line.x1 - line.x0)).astype(np.intp), 0, width - 1)
+    ys = np.clip(np.round(line.y0 + t * (line.y1 - line.y0)).astype(np.intp), 0, height - 1)
+    offsets = np.arange(-reach, reach + 1)
+    if line.horizontal:
+        rows = np.clip(ys[:, None] + offsets, 0, height - 1)
+        strips = mask[rows, xs[:, None]]
+    else:
+        cols = np.clip(xs[:, None] + offsets, 0, width - 1)
+        strips = mask[ys[:, None], cols]
+    counts = np.count_nonzero(strips, axis=1)
+    counts = counts[counts > 0]
+    return float(np.median(counts)) if len(counts) else 0.0
 
 
 # ------------------------------------------------------------------------ pieces
@@ -451,10 +560,17 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values[order][min(index, len(values) - 1)])
 
 
-def find_pieces(mask: np.ndarray) -> Components:
-    """Components of a clean ink mask, filtered and merged into digit pieces."""
+def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
+    """Components of a clean ink mask, filtered and merged into digit pieces.
+
+    ``ink`` passes the components already found for this very mask (when no ruled
+    lines were removed from it), which saves labelling it again.
+    """
     height, width = mask.shape
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if ink is not None:
+        labels, stats, count = ink.labels, ink.stats, len(ink.stats)
+    else:
+        count, labels, stats = label_components(mask)
     if count <= 1:
         return Components(labels, [], 0.0, 0.0)
     strokes = stroke_widths(mask, labels, stats[:, cv2.CC_STAT_AREA])
@@ -645,6 +761,9 @@ class Segmentation:
     #: Typical digit height in pixels (0 when nothing digit-like was found).
     digit_height: float
     truncated: bool
+    #: Segmentation pixels per pixel of the image given to ``segment`` (crops' boxes are
+    #: in the segmentation's pixels).
+    scale: float = 1.0
 
     @property
     def crops(self) -> list[Crop]:
@@ -658,7 +777,7 @@ def _is_complete(piece: Piece, digit_height: float) -> bool:
 
 def _is_wide(piece: Piece, digit_height: float) -> bool:
     """Too wide for most single digits: it may hold touching ones."""
-    return piece.w > 0.95 * max(piece.h, 0.8 * digit_height)
+    return piece.w > WIDE_PIECE * max(piece.h, 0.8 * digit_height)
 
 
 def build_lattice(line: list[Piece], labels: np.ndarray, digit_height: float) -> LineLattice:
@@ -933,17 +1052,36 @@ def segment(grey: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentat
     """Digit hypotheses of a grey uint8 image, line by line in reading order."""
     if grey.ndim != 2 or grey.dtype != np.uint8:
         raise ValueError("segment() expects a 2-D uint8 grey image")
-    contrast = ink_contrast(grey)
-    mask = binarize(contrast)
+    background = fitted_background(grey)
+    contrast, scale = _working_contrast(grey, background)
+    ink = binarize_components(contrast)
     lines = find_ruled_lines(contrast)
     if lines:
-        mask = remove_ruled_lines(mask, lines)
-    return segment_mask(mask, max_candidates)
+        result = segment_mask(remove_ruled_lines(ink.mask, lines), max_candidates)
+    else:
+        result = segment_mask(ink.mask, max_candidates, ink)
+    return dataclasses.replace(result, scale=scale)
 
 
-def segment_mask(mask: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentation:
-    """Steps 5-7 on a clean ink mask."""
-    components = find_pieces(mask)
+def _working_contrast(grey: np.ndarray, background: Background) -> tuple[np.ndarray, float]:
+    """The contrast map at the working scale, and that scale (see ``working_shrink``).
+
+    When the digits are large enough in the coarse copy the background was estimated
+    on, its contrast is used as it is: no full-size pass at all.
+    """
+    factor = working_shrink(background)
+    coarse = round(background.factor)
+    if factor >= coarse:
+        return background.coarse_contrast, background.coarse_contrast.shape[1] / grey.shape[1]
+    small = shrink(grey, factor)
+    return contrast_map(small, background), small.shape[1] / grey.shape[1]
+
+
+def segment_mask(
+    mask: np.ndarray, max_candidates: int = MAX_CANDIDATES, ink: InkMask | None = None
+) -> Segmentation:
+    """Steps 5-7 on a clean ink mask (and its components, if already labelled)."""
+    components = find_pieces(mask, ink)
     if not components.pieces:
         return Segmentation((), 0.0, False)
     hd = components.digit_height

@@ -266,11 +266,10 @@ async def test_non_admin_cannot_train_or_see_stats(bot_app, fake_api: FakeBotApi
 
 
 async def test_admin_stats_count_requests_with_a_chart(bot_app, fake_api: FakeBotApi, photo_of):
-    read = ""
+    read = ""  # the digits of the bot's answers, which the stats must count
     for user, text in ((USER, "11"), (OTHER_USER, "205")):
-        photo = photo_of(text)
-        read += photo.text.replace(" ", "")
-        await result_of(fake_api, fake_api.send_photo(user, photo))
+        pictures, _ = await result_of(fake_api, fake_api.send_photo(user, photo_of(text)))
+        read += pictures.text.splitlines()[0].removeprefix("Number: ").replace(" ", "")
     await text_reply(fake_api, fake_api.send_photo(USER, blank_photo()))
     stats = fake_api.send_command(ADMIN, "stats")
     chart = await fake_api.wait_for(answer(stats, "sendPhoto"), WAIT)

@@ -42,6 +42,13 @@ async def result_of(fake: FakeBotApi, sent: InjectedUpdate) -> tuple[ApiCall, Ap
     return pictures, buttons
 
 
+def number_in(pictures: ApiCall) -> str:
+    """The number a result caption reports ("Number: 12 5" -> "12 5")."""
+    first_line = pictures.text.splitlines()[0]
+    assert first_line.startswith("Number: "), first_line
+    return first_line.removeprefix("Number: ")
+
+
 def assert_answered_once(fake: FakeBotApi, photos: list[InjectedUpdate]) -> None:
     """Each photo got one media group and one buttons message, nothing more."""
     for sent in photos:
@@ -215,9 +222,8 @@ async def test_restart_keeps_the_stats(bot_process: BotProcess, fake_api: FakeBo
     await bot_process.start_and_wait(fake_api)
     digits = 0
     for user, text in zip(USERS[:2], ("12", "345"), strict=True):
-        photo = photo_of(text)
-        digits += len(photo.text.replace(" ", ""))
-        await result_of(fake_api, fake_api.send_photo(user, photo))
+        pictures, _ = await result_of(fake_api, fake_api.send_photo(user, photo_of(text)))
+        digits += len(number_in(pictures).replace(" ", ""))
     assert await bot_process.terminate() == 0, "SIGTERM is a clean stop"
 
     await bot_process.start_and_wait(fake_api)

@@ -286,3 +286,39 @@ async def test_updates_a_crash_cut_off_are_queued_again_at_start(store: Store) -
     await IdempotentUpdateProcessor(store, "boot-new").process_update(again, handle())
     assert handled == [77]
     assert await requeue_unfinished(application, store, "boot-newer", newer_than=3600) == 0
+
+
+async def test_commands_a_crash_cut_off_are_not_replayed(store: Store) -> None:
+    """A /train cut off by a crash is not started again behind the admin's back."""
+    dead = IdempotentUpdateProcessor(store, "boot-dead")
+    updates = []
+    for update_id, text in ((80, "/train 3"), (81, "12")):
+        message = {
+            "message_id": update_id,
+            "date": 1_700_000_000,
+            "chat": {"id": 5, "type": "private"},
+            "from": {"id": 5, "is_bot": False, "first_name": "Ada"},
+            "text": text,
+        }
+        updates.append(Update.de_json({"update_id": update_id, "message": message}, None))
+    for update in updates:
+        started = asyncio.Event()
+
+        async def cut_off(started: asyncio.Event = started) -> None:
+            started.set()
+            await asyncio.sleep(60)
+
+        task = asyncio.create_task(dead.process_update(update, cut_off()))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    application = SimpleNamespace(bot=None, update_queue=asyncio.Queue())
+    assert await requeue_unfinished(application, store, "boot-new", newer_than=3600) == 1
+    assert application.update_queue.get_nowait().message.text == "12"
+    assert application.update_queue.empty()
+    # The command is settled, not offered again at the next start; the photo reply is.
+    again = SimpleNamespace(bot=None, update_queue=asyncio.Queue())
+    assert await requeue_unfinished(again, store, "boot-newer", newer_than=3600) == 1
+    assert again.update_queue.get_nowait().message.text == "12"
