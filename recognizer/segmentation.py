@@ -72,6 +72,9 @@ WEAK_FRACTION = 0.6
 LINE_MIN_FRACTION = 0.3
 #: Longest side of the copy ruled lines are looked for in.
 LINE_SEARCH_SIDE = 640
+#: Ruled paper has many lines: the transform runs only when the straight runs add up
+#: to at least this many lines' length (a page's edges alone do not).
+LINE_EVIDENCE = 4
 #: Shortest straight run (pixels, in that copy) that may be part of a ruled line.
 LINE_RUN = 6
 #: Ruled lines are looked for within this many degrees of horizontal and vertical.
@@ -390,10 +393,10 @@ def find_ruled_lines(contrast: np.ndarray, min_length: int | None = None) -> lis
         # The transform is the dear part. Its input is only what lies in straight runs
         # along the direction (a line tilted by up to 12 degrees still has runs of
         # several pixels; dots, noise and strokes across mostly do not), and it is
-        # skipped when those runs do not add up to even one line's length.
+        # skipped when those runs do not add up to several lines' length.
         run = np.ones((1, LINE_RUN) if horizontal else (LINE_RUN, 1), np.uint8)
         runs = cv2.morphologyEx(joined, cv2.MORPH_OPEN, run)
-        if cv2.countNonZero(runs) < length:
+        if cv2.countNonZero(runs) < LINE_EVIDENCE * length:
             continue
         found = cv2.HoughLinesP(
             runs,

@@ -1,4 +1,4 @@
-"""The recognizer benchmark runs end to end in quick mode and reports sane figures.
+"""The benchmarks run end to end in quick mode and report sane figures.
 
 Timing targets are the benchmark's business (``make bench``), never asserted here: this
 only proves that the benchmark works, so that it cannot rot between releases.
@@ -110,3 +110,37 @@ def test_percentile_interpolates():
     assert percentile(values, 50) == 3.0
     assert percentile(values, 95) == pytest.approx(4.8)
     assert percentile([7.0], 95) == 7.0
+
+
+@pytest.mark.slow
+def test_quick_bot_load_bench_loses_nothing(tmp_path, mnist_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MNIST_PATH": str(mnist_path)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "bot_load",
+            "--quick",
+            "--",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "| run | photos | users | photos/s | p50 s | p95 s |" in done.stdout
+    (result_file,) = tmp_path.glob("bot_load-*-quick.json")
+    results = json.loads(result_file.read_text())
+    assert {run["mode"] for run in results["runs"]} == {"burst", "users"}
+    for run in results["runs"]:
+        assert run["lost"] == 0 and run["answered_twice"] == 0, run
+        assert run["photos_per_second"] > 0
+        assert 0 < run["latency_p50"] <= run["latency_p95"] <= run["latency_max"]
+    assert results["request_rows"] == results["request_rows_expected"]
+    assert results["database_locked_errors"] == 0
