@@ -157,7 +157,10 @@ def downscale_to(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
         return image, 1.0
     scale = max_side / longest
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), size[0] / width
+    # Area averaging is the right filter for shrinking, but slow for uneven factors;
+    # bilinear is as good when shrinking by less than half, and much faster.
+    interpolation = cv2.INTER_AREA if scale <= 0.5 else cv2.INTER_LINEAR
+    return cv2.resize(image, size, interpolation=interpolation), size[0] / width
 
 
 def _read_file(path: Path, max_bytes: int) -> bytes:

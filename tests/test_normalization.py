@@ -29,9 +29,7 @@ def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
 def ring(size: int, thickness: int, canvas: tuple[int, int] | None = None) -> np.ndarray:
     height, width = canvas or (size + 10, size + 10)
     image = np.zeros((height, width), np.uint8)
-    cv2.ellipse(
-        image, (width // 2, height // 2), (size // 3, size // 2), 0, 0, 360, 255, thickness
-    )
+    cv2.ellipse(image, (width // 2, height // 2), (size // 3, size // 2), 0, 0, 360, 255, thickness)
     return image
 
 

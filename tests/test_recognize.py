@@ -23,7 +23,9 @@ from recognizer import (
     recognize,
 )
 from recognizer import pipeline as pipeline_module
+from recognizer.normalization import normalize
 from recognizer.segmentation import MAX_CANDIDATES
+from recognizer.styles import apply_style_priors, top_width
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +253,24 @@ def test_any_small_image_gives_a_result_or_a_friendly_error(image, classifier) -
     except RecognitionError:
         return
     assert all(0 <= d.label <= 9 for d in result.digits)
+
+
+def drawn_crop(strokes: list[list[tuple[int, int]]]) -> np.ndarray:
+    """A 28x28 MNIST-style crop drawn from pixel polylines."""
+    big = np.zeros((112, 112), np.uint8)
+    for points in strokes:
+        cv2.polylines(big, [np.array(points, np.int32) * 4], False, 255, 9, cv2.LINE_AA)
+    return normalize(big)
+
+
+def test_a_flag_one_is_not_taken_for_a_seven() -> None:
+    """The style prior: a 7's probability shrinks when the top of the ink has no bar."""
+    flag_one = drawn_crop([[(8, 11), (17, 2), (17, 26)]])
+    seven = drawn_crop([[(4, 3), (22, 3), (10, 26)]])
+    torn = np.zeros((2, 10), np.float32)
+    torn[:, 7], torn[:, 1] = 0.62, 0.38  # the network's doubt between 7 and 1
+    adjusted = apply_style_priors(np.stack([flag_one, seven]), torn)
+    assert adjusted[0].argmax() == 1
+    assert adjusted[1].argmax() == 7
+    assert np.allclose(adjusted.sum(axis=1), 1.0)
+    assert top_width(seven) > 0.9 > 0.6 > top_width(flag_one)

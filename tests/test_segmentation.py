@@ -6,23 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from recognizer.segmentation import (
-    MAX_CANDIDATES,
-    Crop,
-    LineLattice,
-    Piece,
-    build_lattice,
-    choose_segments,
-    contrast_map,
-    estimate_background,
-    find_pieces,
-    find_ruled_lines,
-    group_lines,
-    ink_mask,
-    is_punctuation,
-    remove_ruled_lines,
-    segment,
-)
+from recognizer.ink import binarize, contrast_map, estimate_background, ink_contrast, ink_mask
+from recognizer.lattice import Crop, LineLattice, build_lattice, choose_segments
+from recognizer.pieces import Piece, find_pieces, group_lines, is_punctuation
+from recognizer.ruled_lines import find_ruled_lines, remove_ruled_lines
+from recognizer.segmentation import MAX_CANDIDATES, segment
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -116,8 +104,9 @@ def test_ruled_lines_are_found_and_removed_at_a_tilt(tilt: float) -> None:
     write(image, "1", (300, 400), scale=4, thickness=9)  # crosses a line
     alone = find_pieces(ink_mask(write(page(1000, 700), "1", (300, 400), 4, thickness=9)))
     height = alone.pieces[0].h
-    mask = ink_mask(image)
-    lines = find_ruled_lines(mask)
+    contrast = ink_contrast(image)
+    mask = binarize(contrast)
+    lines = find_ruled_lines(contrast)
     assert len(lines) >= 5
     cleaned = remove_ruled_lines(mask, lines)
     assert components(cleaned) >= 1
@@ -131,7 +120,15 @@ def test_ruled_lines_are_found_and_removed_at_a_tilt(tilt: float) -> None:
 
 def test_no_lines_on_plain_paper() -> None:
     image = write(page(), "2357", (150, 350), scale=4)
-    assert find_ruled_lines(ink_mask(image)) == []
+    assert find_ruled_lines(ink_contrast(image)) == []
+
+
+def test_a_long_straight_stroke_is_not_a_ruled_line() -> None:
+    """A 1 taller than a third of the photo is still a digit on plain paper."""
+    image = write(page(500, 400), "1", (180, 330), scale=8, thickness=14)
+    result = segment(image)
+    assert len(result.lines) == 1
+    assert result.lines[0].crops[0].h > 150
 
 
 # ------------------------------------------------------------------------ pieces

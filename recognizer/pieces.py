@@ -1,0 +1,245 @@
+"""Connected components of the ink judged against the typical digit height: digit
+pieces, and the lines they form (steps 5-6 of ``segmentation``).
+
+Specks, page edges, blobs, hairlines, dots, commas and dashes are dropped; pieces of
+one digit that overlap in x (a 5's detached bar, a crossed 7, an open 4) are merged;
+pieces are chained left to right into lines, and lines ordered top to bottom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .ink import InkMask, label_components, weighted_median
+
+#: Smallest digit height (pixels, in the working image) worth reading.
+MIN_DIGIT_HEIGHT = 10
+
+
+@dataclass(slots=True)
+class Piece:
+    """Connected components that belong together (one digit, or touching digits)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    labels: list[int]
+    area: int
+    #: Mean stroke width (pixels).
+    stroke: float = 0.0
+
+    @property
+    def w(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def h(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """Connected components of the ink mask and the typical digit height."""
+
+    labels: np.ndarray
+    pieces: list[Piece]
+    digit_height: float
+    #: Typical stroke width of the ink (pixels).
+    pen: float
+
+
+def stroke_widths(mask: np.ndarray, labels: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """Mean stroke width per component: twice the area over the boundary length."""
+    eroded = cv2.erode(mask, np.ones((3, 3), np.uint8))
+    boundary = cv2.subtract(mask, eroded) > 0
+    edge = np.bincount(labels[boundary], minlength=len(areas)).astype(np.float64)
+    return 2.0 * areas.astype(np.float64) / np.maximum(edge, 1.0)
+
+
+def estimate_digit_height(heights: np.ndarray, widths: np.ndarray, areas: np.ndarray) -> float:
+    """Typical digit height: the ink-weighted median height of digit-shaped components.
+
+    Weighting by ink makes the many specks of a noisy photo count for little next to
+    the digits; leaving out thin upright pieces (1s, but also remnants of lines) keeps
+    long line fragments from posing as tall digits, unless nothing else is there.
+    """
+    tall_enough = heights >= MIN_DIGIT_HEIGHT
+    shaped = tall_enough & (heights >= 0.6 * widths) & (heights <= 3.5 * widths)
+    if areas[shaped].sum() < 0.3 * areas[tall_enough].sum():
+        shaped = tall_enough & (heights >= 0.6 * widths) & (heights <= 10 * widths)
+    if not shaped.any():
+        shaped = tall_enough
+        if not shaped.any():
+            return 0.0
+    return weighted_median(heights[shaped], areas[shaped])
+
+
+def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
+    """Components of a clean ink mask, filtered and merged into digit pieces.
+
+    ``ink`` passes the components already found for this very mask (when no ruled
+    lines were removed from it), which saves labelling it again.
+    """
+    height, width = mask.shape
+    if ink is not None:
+        labels, stats, count = ink.labels, ink.stats, len(ink.stats)
+    else:
+        count, labels, stats = label_components(mask)
+    if count <= 1:
+        return Components(labels, [], 0.0, 0.0)
+    strokes = stroke_widths(mask, labels, stats[:, cv2.CC_STAT_AREA])
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    area = stats[:, cv2.CC_STAT_AREA]
+    real = np.arange(count) > 0
+    huge = (w >= 0.8 * width) | (h >= 0.8 * height)
+    # Blobs are not strokes: a filled region is about as wide across as it is long
+    # (a disc's "stroke" is half its diameter; a 1's is a tenth of its height).
+    blob = (strokes > 0.35 * np.maximum(w, h)) & (np.minimum(w, h) > 2 * MIN_DIGIT_HEIGHT)
+    speck = (np.maximum(w, h) < 3) | (area < 6)
+    usable = real & ~huge & ~blob & ~speck
+    digit_height = estimate_digit_height(h[usable], w[usable], area[usable])
+    if digit_height <= 0:
+        return Components(labels, [], 0.0, 0.0)
+    hd = digit_height
+    small = np.maximum(w, h) < 0.15 * hd
+    too_tall = h > 2.0 * hd
+    at_border = (x <= 0) | (y <= 0) | (x + w >= width) | (y + h >= height)
+    # What touches the photo's border is the page edge, the table, a finger, or a digit
+    # cut in half: only keep what could be a whole digit.
+    edge_piece = at_border & (
+        (h > 1.4 * hd)
+        | (w > 2.5 * hd)
+        | (np.maximum(w, h) < 0.5 * hd)
+        | (np.minimum(w, h) < 0.25 * hd)
+    )
+    flat_line = (w > 1.6 * hd) & (h < 0.3 * hd)
+    thin_line = (h > 1.3 * hd) & (w < 0.15 * hd)
+    # Remnants of ruled lines and page edges are hairlines next to the pen's strokes.
+    pen = weighted_median(strokes[usable], area[usable])
+    hairline = (strokes < 0.45 * pen) & (np.minimum(w, h) < 0.2 * hd)
+    keep = usable & ~small & ~too_tall & ~edge_piece & ~flat_line & ~thin_line & ~hairline
+    pieces = [
+        Piece(
+            int(x[i]),
+            int(y[i]),
+            int(x[i] + w[i]),
+            int(y[i] + h[i]),
+            [int(i)],
+            int(area[i]),
+            float(strokes[i]),
+        )
+        for i in np.flatnonzero(keep)
+    ]
+    pieces = merge_overlapping(pieces, hd)
+    pieces = [p for p in pieces if not is_punctuation(p, hd) or _over_a_digit(p, pieces, hd)]
+    return Components(labels, pieces, digit_height, pen)
+
+
+def merge_overlapping(pieces: list[Piece], digit_height: float) -> list[Piece]:
+    """Merge pieces of one digit: they overlap in x, are close in y, fit one digit box."""
+    merged = True
+    while merged and len(pieces) > 1:
+        merged = False
+        pieces.sort(key=lambda p: p.area, reverse=True)
+        i = 0
+        while i < len(pieces):
+            big = pieces[i]
+            for j in range(len(pieces) - 1, i, -1):
+                if _belong_together(big, pieces[j], digit_height):
+                    big = _union(big, pieces[j])
+                    pieces[i] = big
+                    del pieces[j]
+                    merged = True
+            i += 1
+    return pieces
+
+
+def _belong_together(a: Piece, b: Piece, digit_height: float) -> bool:
+    overlap_x = min(a.x1, b.x1) - max(a.x0, b.x0)
+    if overlap_x < 0.5 * min(a.w, b.w):
+        return False
+    gap_y = max(a.y0, b.y0) - min(a.y1, b.y1)
+    if gap_y > 0.25 * digit_height:
+        return False
+    union_h = max(a.y1, b.y1) - min(a.y0, b.y0)
+    union_w = max(a.x1, b.x1) - min(a.x0, b.x0)
+    return union_h <= 1.35 * digit_height and union_w <= 1.1 * max(union_h, 0.8 * digit_height)
+
+
+def _union(a: Piece, b: Piece) -> Piece:
+    return Piece(
+        min(a.x0, b.x0),
+        min(a.y0, b.y0),
+        max(a.x1, b.x1),
+        max(a.y1, b.y1),
+        a.labels + b.labels,
+        a.area + b.area,
+        (a.stroke * a.area + b.stroke * b.area) / max(1, a.area + b.area),
+    )
+
+
+def is_punctuation(piece: Piece, digit_height: float) -> bool:
+    """Obvious dots and dashes: tiny, or very short and flat. Doubtful cases are left
+    to the lattice, which may also read them as part of a neighbouring digit."""
+    if max(piece.w, piece.h) < 0.2 * digit_height:
+        return True
+    return piece.h < 0.22 * digit_height and piece.w > 2.0 * piece.h
+
+
+def _over_a_digit(piece: Piece, pieces: list[Piece], digit_height: float) -> bool:
+    """Whether a small piece sits over or under a digit, as a 5's detached bar does
+    (often reaching out to the right of the body), or a crossed 7's bar."""
+    for other in pieces:
+        if other is piece or other.h < 0.5 * digit_height:
+            continue
+        overlap_x = min(piece.x1, other.x1) - max(piece.x0, other.x0)
+        gap_y = max(piece.y0, other.y0) - min(piece.y1, other.y1)
+        if gap_y >= 0.25 * digit_height:
+            continue
+        if overlap_x > 0.2 * piece.w:
+            return True
+        on_top = piece.cy < other.y0 + 0.15 * digit_height
+        if on_top and overlap_x > -0.15 * digit_height:
+            return True
+    return False
+
+
+def is_stray(line: list[Piece], digit_height: float, pen: float) -> bool:
+    """A "line" that is no writing: only fragments, or one piece drawn with another pen
+    than the rest of the photo (a page edge's hairline, a shadow's smudge)."""
+    if all(piece.h < 0.45 * digit_height for piece in line):
+        return True
+    return len(line) == 1 and not 0.5 * pen <= line[0].stroke <= 2.2 * pen
+
+
+def group_lines(pieces: list[Piece], digit_height: float) -> list[list[Piece]]:
+    """Chain pieces left to right into lines (tolerates a tilted string), top to bottom."""
+    lines: list[list[Piece]] = []
+    for piece in sorted(pieces, key=lambda p: p.x0):
+        best, best_overlap = None, 0.0
+        for line in lines:
+            last = max(line[-3:], key=lambda p: p.h)  # a short piece is a poor guide
+            overlap = min(last.y1, piece.y1) - max(last.y0, piece.y0)
+            fraction = overlap / max(1, min(last.h, piece.h))
+            gap = piece.x0 - line[-1].x1
+            if fraction > 0.35 and gap < 4 * digit_height and fraction > best_overlap:
+                best, best_overlap = line, fraction
+        if best is None:
+            lines.append([piece])
+        else:
+            best.append(piece)
+    lines.sort(key=lambda line: float(np.median([p.cy for p in line])))
+    return lines

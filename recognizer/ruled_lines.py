@@ -1,0 +1,167 @@
+"""Ruled and squared paper: find the long straight lines and erase them, but not the
+strokes that cross them (step 4 of ``segmentation``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .ink import ink_levels
+
+#: A straight run at least this fraction of the image's shorter side is a ruled line.
+LINE_MIN_FRACTION = 0.3
+#: Longest side of the copy ruled lines are looked for in.
+LINE_SEARCH_SIDE = 640
+#: Ruled paper has many lines: the transform runs only when the straight runs add up
+#: to at least this many lines' length (a page's edges alone do not).
+LINE_EVIDENCE = 4
+#: Shortest straight run (pixels, in that copy) that may be part of a ruled line, and
+#: the thickness from which it is a stroke rather than a ruled line.
+LINE_RUN = 6
+LINE_THICK = 5
+#: Ruled lines are looked for within this many degrees of horizontal and vertical.
+LINE_MAX_TILT = 12
+
+
+@dataclass(frozen=True, slots=True)
+class RuledLine:
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def horizontal(self) -> bool:
+        return abs(self.x1 - self.x0) >= abs(self.y1 - self.y0)
+
+
+def find_ruled_lines(contrast: np.ndarray, min_length: int | None = None) -> list[RuledLine]:
+    """Long straight lines within ``LINE_MAX_TILT`` degrees of horizontal or vertical.
+
+    On a half-size copy of the contrast, thresholded at the faint-ink level and closed
+    along each direction in turn (which joins the dashes a faint line breaks into), a
+    probabilistic Hough transform finds segments many times longer than any stroke of a
+    digit, at whatever tilt the photo has.
+    """
+    height, width = contrast.shape
+    if min_length is None:
+        min_length = default_line_length(contrast)
+    _, weak = ink_levels(contrast)
+    # The transform's cost grows with the pixels; lines survive a coarse copy well.
+    factor = max(1, round(max(height, width) / LINE_SEARCH_SIDE))
+    small = contrast
+    if factor > 1:
+        small = cv2.resize(
+            contrast, (width // factor, height // factor), interpolation=cv2.INTER_AREA
+        )
+    binary = cv2.threshold(small, max(8, round(0.8 * weak)), 255, cv2.THRESH_BINARY)[1]
+    length = max(10, min_length // factor)
+    bridge = 5
+    lines = []
+    for horizontal in (True, False):
+        kernel = np.ones((1, bridge) if horizontal else (bridge, 1), np.uint8)
+        joined = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, kernel)
+        # The transform is the dear part. Its input is only what lies in straight runs
+        # along the direction (a line tilted by up to 12 degrees still has runs of
+        # several pixels; dots, noise and strokes across mostly do not), and it is
+        # skipped when those runs do not add up to several lines' length.
+        run = np.ones((1, LINE_RUN) if horizontal else (LINE_RUN, 1), np.uint8)
+        runs = cv2.morphologyEx(joined, cv2.MORPH_OPEN, run)
+        # Evidence counts only thin runs: the inside of a thick stroke runs every way.
+        across = np.ones((LINE_THICK, 1) if horizontal else (1, LINE_THICK), np.uint8)
+        thin = cv2.subtract(runs, cv2.morphologyEx(binary, cv2.MORPH_OPEN, across))
+        if cv2.countNonZero(thin) < LINE_EVIDENCE * length:
+            continue
+        found = cv2.HoughLinesP(
+            runs,
+            rho=1,
+            theta=math.pi / 180,
+            threshold=max(10, length // 2),
+            minLineLength=length,
+            maxLineGap=max(3, length // 15),
+        )
+        if found is None:
+            continue
+        for x0, y0, x1, y1 in np.asarray(found).reshape(-1, 4):
+            angle = math.degrees(math.atan2(abs(int(y1) - int(y0)), abs(int(x1) - int(x0))))
+            if (angle <= LINE_MAX_TILT) if horizontal else (angle >= 90 - LINE_MAX_TILT):
+                lines.append(
+                    RuledLine(
+                        int(x0) * factor, int(y0) * factor, int(x1) * factor, int(y1) * factor
+                    )
+                )
+    return lines
+
+
+def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
+    """Erase the lines' pixels, except those of strokes that cross a line.
+
+    A pixel of a horizontal line belongs to a stroke too when the ink runs on across
+    the line (a vertical run longer than the line is thick), and likewise for vertical
+    lines; those pixels stay. A "line" much thicker than the others is the straight
+    stroke of a large digit (a 1, a 7's stem) and is left alone.
+    """
+    thickness = [_line_thickness(mask, line) for line in lines]
+    measured = [t for t in thickness if t > 0]
+    if not measured:
+        return mask
+    typical = float(np.median(measured))
+    keep = np.full_like(mask, 255)
+    bands = []
+    for horizontal in (True, False):
+        group = [
+            line
+            for line, t in zip(lines, thickness, strict=True)
+            if line.horizontal == horizontal and 0 < t <= 2 * typical + 1
+        ]
+        if not group:
+            continue
+        width = round(typical)
+        band = width + 2 + (width + 1) // 2
+        across = width + 3
+        line_mask = np.zeros_like(mask)
+        for line in group:
+            cv2.line(line_mask, (line.x0, line.y0), (line.x1, line.y1), 255, band)
+        kernel = np.ones((across, 1) if horizontal else (1, across), np.uint8)
+        crossing = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+        erase = cv2.bitwise_and(line_mask, cv2.bitwise_not(crossing))
+        keep = cv2.bitwise_and(keep, cv2.bitwise_not(erase))
+        bands.append((horizontal, band, line_mask))
+    cleaned = cv2.bitwise_and(mask, keep)
+    # A thin stroke crossing a thicker line lost the crossing: where ink continues on
+    # both sides of a line, close the gap again (only with ink that was there).
+    for horizontal, band, line_mask in bands:
+        size = (3, band + 2) if horizontal else (band + 2, 3)
+        closed = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones(size[::-1], np.uint8))
+        restore = cv2.bitwise_and(cv2.bitwise_and(closed, mask), line_mask)
+        cleaned = cv2.bitwise_or(cleaned, restore)
+    return cleaned
+
+
+def _line_thickness(mask: np.ndarray, line: RuledLine) -> float:
+    """Thickness of one line: median count of ink pixels across it, sampled along it."""
+    height, width = mask.shape
+    reach = 8
+    steps = max(2, int(math.hypot(line.x1 - line.x0, line.y1 - line.y0) // 12))
+    t = np.linspace(0.05, 0.95, steps)
+    xs = np.clip(np.round(line.x0 + t * (line.x1 - line.x0)).astype(np.intp), 0, width - 1)
+    ys = np.clip(np.round(line.y0 + t * (line.y1 - line.y0)).astype(np.intp), 0, height - 1)
+    offsets = np.arange(-reach, reach + 1)
+    if line.horizontal:
+        rows = np.clip(ys[:, None] + offsets, 0, height - 1)
+        strips = mask[rows, xs[:, None]]
+    else:
+        cols = np.clip(xs[:, None] + offsets, 0, width - 1)
+        strips = mask[ys[:, None], cols]
+    counts = np.count_nonzero(strips, axis=1)
+    counts = counts[counts > 0]
+    return float(np.median(counts)) if len(counts) else 0.0
+
+
+def default_line_length(contrast: np.ndarray) -> int:
+    """Shortest ruled line looked for: a good part of the photo's shorter side."""
+    return max(30, round(LINE_MIN_FRACTION * min(contrast.shape)))

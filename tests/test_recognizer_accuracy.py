@@ -1,0 +1,171 @@
+"""Accuracy on realistic photo-like images: the figures issue 4 sets targets for.
+
+Two sets:
+
+* 200 photos from ``photo_synth`` (seeds 0-199): MNIST *test* digits and drawn European
+  styles, on plain, ruled and squared paper and chalkboards, with perspective, shadows,
+  blur, noise, JPEG, separators, touching and broken digits.
+* The hand-drawn images in ``tests/handdrawn`` (drawn stroke by stroke, no MNIST).
+
+How the figures are computed:
+
+* **String accuracy**: the share of photos whose ``Recognition.text`` equals the
+  expected text exactly (lines included).
+* **Digit accuracy**: 1 - (edit distance between the read digits and the expected
+  digits, summed over photos) / (number of expected digits). Each photo's digits are
+  compared in reading order with line breaks removed; a wrong digit, a missed digit and
+  an extra digit (a dot read as a 1) each cost one edit. Aligning this way means one
+  missed digit costs one digit, not every digit after it.
+
+Targets (issue 4): at least 98% of digits and 95% of strings read right.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from photo_synth import MnistDigits, make_set
+
+from recognizer import recognize
+
+SYNTH_COUNT = 200
+SYNTH_SEED = 0
+HANDDRAWN = Path(__file__).resolve().parent / "handdrawn"
+
+DIGIT_TARGET = 0.98
+STRING_TARGET = 0.95
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions cost one each."""
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        previous = current
+    return previous[-1]
+
+
+@dataclass
+class Score:
+    photos: int = 0
+    exact: int = 0
+    digits: int = 0
+    edits: int = 0
+
+    def add(self, expected: str, read: str) -> None:
+        self.photos += 1
+        self.exact += read == expected
+        wanted, got = expected.replace(" ", ""), read.replace(" ", "")
+        self.digits += len(wanted)
+        self.edits += edit_distance(got, wanted)
+
+    @property
+    def digit_accuracy(self) -> float:
+        return max(0.0, 1.0 - self.edits / max(1, self.digits))
+
+    @property
+    def string_accuracy(self) -> float:
+        return self.exact / max(1, self.photos)
+
+
+@dataclass
+class Report:
+    total: Score
+    by_tag: dict[str, Score]
+    failures: list[tuple[int, str, str, tuple[str, ...]]]
+
+    def text(self) -> str:
+        lines = [
+            f"{self.total.photos} photos, {self.total.digits} digits: "
+            f"digit accuracy {self.total.digit_accuracy:.2%}, "
+            f"string accuracy {self.total.string_accuracy:.2%}",
+            "by condition (strings right / photos):",
+        ]
+        for tag, score in sorted(self.by_tag.items()):
+            lines.append(
+                f"  {tag:11s} {score.exact:4d}/{score.photos:<4d} {score.string_accuracy:7.1%}"
+                f"   digits {score.digit_accuracy:7.2%}"
+            )
+        lines.append("failures (seed: expected -> read):")
+        lines.extend(
+            f"  {seed}: {want} -> {got}  {tags}" for seed, want, got, tags in self.failures
+        )
+        return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def synth_report(mnist_path, classifier) -> Report:
+    photos = make_set(SYNTH_COUNT, MnistDigits.load(mnist_path), seed=SYNTH_SEED)
+    total = Score()
+    by_tag: dict[str, Score] = collections.defaultdict(Score)
+    failures = []
+    for photo in photos:
+        read = recognize(photo.jpeg, classifier).text
+        total.add(photo.text, read)
+        for tag in photo.tags:
+            by_tag[tag].add(photo.text, read)
+        if read != photo.text:
+            failures.append((photo.seed, photo.text, read, photo.tags))
+    report = Report(total, dict(by_tag), failures)
+    print("\nrecognizer accuracy on the synthetic photo set\n" + report.text())
+    return report
+
+
+def test_edit_distance_counts_each_slip_once() -> None:
+    assert edit_distance("4711", "4711") == 0
+    assert edit_distance("4711", "4771") == 1  # a wrong digit
+    assert edit_distance("471", "4711") == 1  # a missed digit
+    assert edit_distance("41711", "4711") == 1  # an extra digit
+    assert edit_distance("", "123") == 3
+
+
+@pytest.mark.slow
+def test_synthetic_set_is_read_well_enough_to_guard_regressions(synth_report: Report) -> None:
+    """A floor below the figures measured when this test was written (digits 96.0%,
+    strings 87.5% with models/digitbot-v1): a change that breaks reading fails here."""
+    assert synth_report.total.digit_accuracy >= 0.94
+    assert synth_report.total.string_accuracy >= 0.82
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    reason=(
+        "issue 4 target not met yet: with models/digitbot-v1 the set reads 96.0% of digits "
+        "and 87.5% of strings. Main failure modes: squared paper (strokes along a grid "
+        "line are erased with it; faint pencil under a darker grid); touching digits; "
+        "broken strokes; some European 1s still read as 7; MNIST test digits that are "
+        "hard in any rendering"
+    ),
+    strict=False,
+)
+def test_synthetic_set_meets_the_issue_targets(synth_report: Report) -> None:
+    assert synth_report.total.digit_accuracy >= DIGIT_TARGET
+    assert synth_report.total.string_accuracy >= STRING_TARGET
+
+
+def test_hand_drawn_images(classifier) -> None:
+    labels = json.loads((HANDDRAWN / "labels.json").read_text(encoding="utf-8"))
+    assert len(labels) >= 8
+    score = Score()
+    misread = []
+    for name, expected in labels.items():
+        read = recognize(HANDDRAWN / name, classifier).text
+        score.add(expected, read)
+        if read != expected:
+            misread.append(f"{name}: {expected} -> {read}")
+    print(
+        f"\nhand-drawn: digit accuracy {score.digit_accuracy:.2%}, "
+        f"string accuracy {score.string_accuracy:.2%}",
+        *misread,
+        sep="\n",
+    )
+    assert score.digit_accuracy >= DIGIT_TARGET, misread
+    assert score.string_accuracy >= STRING_TARGET, misread
