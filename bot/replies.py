@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from recognizer.types import UNCERTAIN_BELOW, Recognition
 
 from .store import TrainingRun
-from .training_jobs import EpochProgress, TrainingOutcome
+from .training_jobs import EpochReport, TrainingOutcome
 
 #: Telegram's caption limit (characters).
 CAPTION_LIMIT = 1024
@@ -207,7 +207,7 @@ def training_started(run: TrainingRun, samples: int) -> str:
     )
 
 
-def training_progress(run: TrainingRun, epoch: EpochProgress) -> str:
+def training_progress(run: TrainingRun, epoch: EpochReport) -> str:
     return (
         f"Training run #{run.id} (version {run.version})\n"
         f"Epoch {epoch.epoch}/{epoch.epochs}: loss {epoch.loss:.4f}, "
@@ -216,7 +216,7 @@ def training_progress(run: TrainingRun, epoch: EpochProgress) -> str:
     )
 
 
-def training_status(run: TrainingRun, epoch: EpochProgress | None, now: float) -> str:
+def training_status(run: TrainingRun, epoch: EpochReport | None, now: float) -> str:
     head = f"Training run #{run.id} is already running (started {duration(now - run.started)} ago)."
     if epoch is None:
         return head + " No epoch has finished yet. /train cancel stops it."

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from recognizer.types import ModelLoadError
+from training.train import EpochReport
 
 from .model_manager import ModelManager
 from .store import (
@@ -63,33 +64,6 @@ LOST_ON_SHUTDOWN = "the bot was stopped while this run was training"
 
 
 @dataclass(frozen=True, slots=True)
-class EpochProgress:
-    """One ``{"event": "epoch", ...}`` line of the progress file."""
-
-    epoch: int
-    epochs: int
-    loss: float
-    accuracy: float
-    val_loss: float
-    val_accuracy: float
-    seconds: float
-    eta_seconds: float
-
-    @classmethod
-    def from_event(cls, event: dict[str, Any]) -> EpochProgress:
-        return cls(
-            epoch=int(event["epoch"]),
-            epochs=int(event["epochs"]),
-            loss=float(event["loss"]),
-            accuracy=float(event["accuracy"]),
-            val_loss=float(event["val_loss"]),
-            val_accuracy=float(event["val_accuracy"]),
-            seconds=float(event["seconds"]),
-            eta_seconds=float(event["eta_seconds"]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class TrainingOutcome:
     """How a run ended, for the admin's final message."""
 
@@ -110,7 +84,7 @@ class TrainingReporter(Protocol):
     async def started(self, run: TrainingRun) -> int | None:
         """Announce the run; returns the id of the status message to edit, if any."""
 
-    async def progress(self, run: TrainingRun, epoch: EpochProgress) -> None: ...
+    async def progress(self, run: TrainingRun, epoch: EpochReport) -> None: ...
 
     async def finished(self, outcome: TrainingOutcome) -> None: ...
 
@@ -173,7 +147,7 @@ class _ActiveRun:
     run: TrainingRun
     process: asyncio.subprocess.Process
     progress_file: Path
-    last_epoch: EpochProgress | None = None
+    last_epoch: EpochReport | None = None
     cancelled_by: int | None = None
     shutting_down: bool = False
     done_event: dict[str, Any] | None = None
@@ -219,7 +193,7 @@ class TrainingJobs:
         return self._active.run if self._active is not None else None
 
     @property
-    def last_epoch(self) -> EpochProgress | None:
+    def last_epoch(self) -> EpochReport | None:
         return self._active.last_epoch if self._active is not None else None
 
     # -- starting ---------------------------------------------------------------------
@@ -346,7 +320,7 @@ class TrainingJobs:
             return
         if kind == "epoch":
             try:
-                epoch = EpochProgress.from_event(event)
+                epoch = EpochReport.from_event(event)
             except (KeyError, TypeError, ValueError):
                 log.warning("Training run %d: bad epoch line %r", active.run.id, line[:200])
                 return

@@ -24,7 +24,7 @@ from bot.store import (
 )
 from bot.training_jobs import (
     LOST_ON_SHUTDOWN,
-    EpochProgress,
+    EpochReport,
     TrainingBusyError,
     TrainingJobs,
     TrainingOutcome,
@@ -46,7 +46,7 @@ class RecordingReporter:
         self.events.append(("started", run))
         return 4242
 
-    async def progress(self, run: TrainingRun, epoch: EpochProgress) -> None:
+    async def progress(self, run: TrainingRun, epoch: EpochReport) -> None:
         self.events.append(("progress", epoch))
         self.changed.set()
 

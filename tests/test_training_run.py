@@ -132,3 +132,15 @@ def test_evaluate_with_broken_model(tmp_path: Path, mnist_path: Path, capsys) ->
     )
     assert code == 1
     assert "cannot load model" in capsys.readouterr().err
+
+
+def test_epoch_report_round_trips_through_a_progress_line() -> None:
+    from dataclasses import asdict
+
+    from training.train import EpochReport
+
+    report = EpochReport(3, 18, 0.1, 0.97, 0.05, 0.99, 271.5, 1357.5)
+    line = json.loads(json.dumps({"event": "epoch", **asdict(report)}))
+    assert EpochReport.from_event(line) == report
+    with pytest.raises(KeyError):
+        EpochReport.from_event({"event": "epoch", "epoch": 1})

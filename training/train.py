@@ -55,6 +55,20 @@ class EpochReport:
     seconds: float
     eta_seconds: float
 
+    @classmethod
+    def from_event(cls, event: dict) -> EpochReport:
+        """Read back one ``{"event": "epoch", ...}`` line of a progress file."""
+        return cls(
+            epoch=int(event["epoch"]),
+            epochs=int(event["epochs"]),
+            loss=float(event["loss"]),
+            accuracy=float(event["accuracy"]),
+            val_loss=float(event["val_loss"]),
+            val_accuracy=float(event["val_accuracy"]),
+            seconds=float(event["seconds"]),
+            eta_seconds=float(event["eta_seconds"]),
+        )
+
 
 @dataclass
 class TrainResult:

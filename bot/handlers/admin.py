@@ -19,7 +19,7 @@ from .. import replies
 from ..stats import collect, format_stats, render_chart
 from ..store import Store, TrainingRun
 from ..training_jobs import (
-    EpochProgress,
+    EpochReport,
     TrainingBusyError,
     TrainingOutcome,
     TrainingUnavailableError,
@@ -137,7 +137,7 @@ class TelegramTrainingReporter:
         )
         return message.message_id
 
-    async def progress(self, run: TrainingRun, epoch: EpochProgress) -> None:
+    async def progress(self, run: TrainingRun, epoch: EpochReport) -> None:
         if run.status_message_id is None:
             return
         try:
