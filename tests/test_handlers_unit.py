@@ -248,6 +248,21 @@ async def test_an_update_cut_off_mid_way_is_handled_by_the_next_process(store: S
     assert done == [9]
 
 
+async def _crash_while_handling(processor: IdempotentUpdateProcessor, update: Update) -> None:
+    """The process dies while its handler for ``update`` is still running."""
+    started = asyncio.Event()
+
+    async def cut_off() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    task = asyncio.create_task(processor.process_update(update, cut_off()))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 async def test_updates_a_crash_cut_off_are_queued_again_at_start(store: Store) -> None:
     """kill -9 mid-reply: Telegram will not resend the update, the store gives it back."""
     dead = IdempotentUpdateProcessor(store, "boot-dead")
@@ -259,17 +274,7 @@ async def test_updates_a_crash_cut_off_are_queued_again_at_start(store: Store) -
         "text": "hello",
     }
     update = Update.de_json({"update_id": 77, "message": message}, None)
-    started = asyncio.Event()
-
-    async def cut_off() -> None:
-        started.set()
-        await asyncio.sleep(60)
-
-    task = asyncio.create_task(dead.process_update(update, cut_off()))
-    await started.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await _crash_while_handling(dead, update)
 
     application = SimpleNamespace(bot=None, update_queue=asyncio.Queue())
     assert await requeue_unfinished(application, store, "boot-new", newer_than=3600) == 1
@@ -302,17 +307,7 @@ async def test_commands_a_crash_cut_off_are_not_replayed(store: Store) -> None:
         }
         updates.append(Update.de_json({"update_id": update_id, "message": message}, None))
     for update in updates:
-        started = asyncio.Event()
-
-        async def cut_off(started: asyncio.Event = started) -> None:
-            started.set()
-            await asyncio.sleep(60)
-
-        task = asyncio.create_task(dead.process_update(update, cut_off()))
-        await started.wait()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _crash_while_handling(dead, update)
 
     application = SimpleNamespace(bot=None, update_queue=asyncio.Queue())
     assert await requeue_unfinished(application, store, "boot-new", newer_than=3600) == 1
