@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,37 @@ def make_recognition(
             )
         )
     return Recognition(digits=tuple(digits), image_size=(400, 100))
+
+
+FAKE_TRAINER = Path(__file__).with_name("fake_trainer.py")
+
+
+def stand_in_trainer(
+    model: Path, *, accuracy: float, behaviour: str = "ok", epoch_seconds: float = 0.05
+) -> Callable[..., list[str]]:
+    """A ``train_command`` running tests/fake_trainer.py instead of ``digitbot train``:
+    the same progress file and outputs in seconds, its model a copy of ``model``."""
+
+    def command(request) -> list[str]:
+        return [
+            sys.executable,
+            str(FAKE_TRAINER),
+            "--epochs",
+            str(request.epochs),
+            "--out",
+            str(request.out_dir),
+            "--progress-file",
+            str(request.progress_file),
+            "--version",
+            request.version,
+            "--model",
+            str(model),
+            "--accuracy",
+            str(accuracy),
+            "--behaviour",
+            behaviour,
+            "--epoch-seconds",
+            str(epoch_seconds),
+        ]
+
+    return command

@@ -11,20 +11,19 @@ real run is test_e2e_bot.py::test_admin_trains_a_tiny_model.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from bot_helpers import stand_in_trainer as shared_stand_in_trainer
 from fakes.bot_runner import ADMIN, BotProcess, model_for_tests
 from fakes.fake_bot_api import ApiCall, FakeBotApi, InjectedUpdate
 
 from bot import replies
 from bot.training_jobs import TrainRequest
 
-FAKE_TRAINER = Path(__file__).with_name("fake_trainer.py")
 USER = 42
 WAIT = 60.0
 
@@ -37,29 +36,9 @@ def stand_in_trainer(
 
     model = model_for_tests() or shipped_model_path()
 
-    def command(request: TrainRequest) -> list[str]:
-        return [
-            sys.executable,
-            str(FAKE_TRAINER),
-            "--epochs",
-            str(request.epochs),
-            "--out",
-            str(request.out_dir),
-            "--progress-file",
-            str(request.progress_file),
-            "--version",
-            request.version,
-            "--model",
-            str(model),
-            "--accuracy",
-            str(accuracy),
-            "--behaviour",
-            behaviour,
-            "--epoch-seconds",
-            str(epoch_seconds),
-        ]
-
-    return command
+    return shared_stand_in_trainer(
+        model, accuracy=accuracy, behaviour=behaviour, epoch_seconds=epoch_seconds
+    )
 
 
 def after(sent: InjectedUpdate, method: str, chat_id: int = ADMIN):

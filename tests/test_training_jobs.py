@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bot_helpers import copy_model, loader_for_tests, model_for_tests
+from bot_helpers import copy_model, loader_for_tests, model_for_tests, stand_in_trainer
 
 from bot.model_manager import ModelManager
 from bot.store import (
@@ -33,7 +33,6 @@ from bot.training_jobs import (
     default_command,
 )
 
-FAKE_TRAINER = Path(__file__).with_name("fake_trainer.py")
 LIVE_ACCURACY = 0.99
 
 
@@ -83,29 +82,9 @@ def models(store: Store, tmp_path: Path) -> ModelManager:
 
 
 def fake_command(behaviour: str = "ok", accuracy: float = 0.995, epoch_seconds: float = 0.05):
-    def command(request: TrainRequest) -> list[str]:
-        return [
-            sys.executable,
-            str(FAKE_TRAINER),
-            "--epochs",
-            str(request.epochs),
-            "--out",
-            str(request.out_dir),
-            "--progress-file",
-            str(request.progress_file),
-            "--version",
-            request.version,
-            "--model",
-            str(model_for_tests()),
-            "--accuracy",
-            str(accuracy),
-            "--behaviour",
-            behaviour,
-            "--epoch-seconds",
-            str(epoch_seconds),
-        ]
-
-    return command
+    return stand_in_trainer(
+        model_for_tests(), accuracy=accuracy, behaviour=behaviour, epoch_seconds=epoch_seconds
+    )
 
 
 def make_jobs(store, models, tmp_path, reporter, **kwargs) -> TrainingJobs:
