@@ -17,6 +17,10 @@ from .ink import InkMask, label_components, weighted_median
 
 #: Smallest digit height (pixels, in the working image) worth reading.
 MIN_DIGIT_HEIGHT = 10
+#: Pieces kept for merging, largest first. Merging and line grouping compare pieces pair
+#: by pair, so a noise image of thousands of specks would take seconds; 300 pieces still
+#: hold a page of 120 digits (the cap on what is read), each broken in two or three.
+MAX_PIECES = 300
 
 
 @dataclass(slots=True)
@@ -143,6 +147,8 @@ def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
         )
         for i in np.flatnonzero(keep)
     ]
+    if len(pieces) > MAX_PIECES:
+        pieces = sorted(pieces, key=lambda p: p.area, reverse=True)[:MAX_PIECES]
     pieces = merge_overlapping(pieces, hd)
     pieces = [p for p in pieces if not is_punctuation(p, hd) or _over_a_digit(p, pieces, hd)]
     return Components(labels, pieces, digit_height, pen)

@@ -201,3 +201,20 @@ def test_three_hundred_digits_are_capped() -> None:
     assert len(result.digits) == MAX_CANDIDATES
     assert result.truncated, "the reply must be able to say that only the first were read"
     assert elapsed < MAX_SECONDS_PER_INPUT * 2
+
+
+def test_scribbles_are_capped_before_the_pairwise_steps() -> None:
+    # 3,000 short random strokes: about 2,400 digit-sized pieces, which merging and line
+    # grouping (pair by pair) took 20 s to compare before the cap; only the largest
+    # MAX_PIECES go on.
+    from recognizer.pieces import MAX_PIECES, find_pieces
+
+    rng = np.random.default_rng(1)
+    page = np.zeros((1200, 1600), np.uint8)
+    starts = rng.integers((0, 0), (1600, 1200), size=(3000, 2))
+    steps = rng.integers(-12, 12, size=(3000, 2))
+    for (x, y), (dx, dy) in zip(starts, steps, strict=True):
+        cv2.line(page, (int(x), int(y)), (int(x + dx), int(y + dy)), 255, 2)
+    assert len(find_pieces(page).pieces) == MAX_PIECES
+    result = recognize(255 - page)
+    assert len(result.digits) <= MAX_CANDIDATES
