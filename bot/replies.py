@@ -207,6 +207,11 @@ def training_started(run: TrainingRun, samples: int) -> str:
     )
 
 
+def training_closed(run: TrainingRun, state: str) -> str:
+    """The status message's last text, once the run is over."""
+    return f"Training run #{run.id} (version {run.version}): {state}."
+
+
 def training_progress(run: TrainingRun, epoch: EpochReport) -> str:
     return (
         f"Training run #{run.id} (version {run.version})\n"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from recognizer.classifier import Classifier, read_model_info, shipped_model_path
+from training.evaluate import predict_all
 
 #: The issue's bar for one model on the 10,000 MNIST test images.
 MIN_TEST_ACCURACY = 0.9965
@@ -16,8 +17,7 @@ MIN_TEST_ACCURACY = 0.9965
 @pytest.fixture(scope="module")
 def shipped_probs(mnist_test) -> np.ndarray:
     x, _ = mnist_test
-    fast = Classifier.load(shipped_model_path())
-    return np.concatenate([fast.predict(x[i : i + 1000]) for i in range(0, len(x), 1000)])
+    return predict_all(Classifier.load(shipped_model_path()), x)
 
 
 def test_shipped_model_accuracy(shipped_probs: np.ndarray, mnist_test) -> None:
@@ -30,7 +30,7 @@ def test_shipped_model_accuracy(shipped_probs: np.ndarray, mnist_test) -> None:
 def test_fast_model_agrees_with_keras_model(shipped_probs: np.ndarray, mnist_test) -> None:
     x, _ = mnist_test
     keras_model = Classifier.load(shipped_model_path().with_suffix(".keras"))
-    slow = np.concatenate([keras_model.predict(x[i : i + 1000]) for i in range(0, len(x), 1000)])
+    slow = predict_all(keras_model, x)
     assert (slow.argmax(axis=1) == shipped_probs.argmax(axis=1)).all()
     np.testing.assert_allclose(slow, shipped_probs, atol=1e-4)
 

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from recognizer.classifier import Classifier
 
 from .data import load_mnist
@@ -21,16 +23,18 @@ class Evaluation:
     files: dict[str, Path]
 
 
+def predict_all(classifier: Classifier, images: np.ndarray) -> np.ndarray:
+    """Probabilities for any number of crops, in batches of ``BATCH``."""
+    return np.concatenate(
+        [classifier.predict(images[i : i + BATCH]) for i in range(0, len(images), BATCH)]
+    )
+
+
 def evaluate(model_path: Path | None, data: Path | None, out_dir: Path) -> Evaluation:
     """Score the model the bot would run (LiteRT or Keras) exactly as the bot runs it."""
     classifier = Classifier.load(model_path)
     mnist = load_mnist(data)
-    probs = [
-        classifier.predict(mnist.x_test[i : i + BATCH]) for i in range(0, len(mnist.x_test), BATCH)
-    ]
-    import numpy as np
-
-    predicted = np.concatenate(probs).argmax(axis=1)
+    predicted = predict_all(classifier, mnist.x_test).argmax(axis=1)
     metrics = classification_metrics(mnist.y_test, predicted)
     metrics["model"] = str(classifier.path)
     metrics["model_version"] = classifier.info.version

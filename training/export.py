@@ -52,10 +52,10 @@ def export_model(
         **card_fields,
         "history": history,
     }
-    text = json.dumps(card, indent=2, default=_json_default)
-    model_card_path(keras_path).write_text(text, encoding="utf-8")
-    # The classifier looks for the card beside whichever file it loads: same stem.
+    # One card for both files: they share a stem, and the classifier looks for the card
+    # beside whichever of them it loads.
     card_path = model_card_path(tflite_path)
+    card_path.write_text(json.dumps(card, indent=2, default=_json_default), encoding="utf-8")
     return TrainResult(keras_path, tflite_path, card_path, card=card, history=history)
 
 

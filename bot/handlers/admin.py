@@ -156,7 +156,7 @@ class TelegramTrainingReporter:
         if run.status_message_id is not None:
             try:
                 await self._bot.edit_message_text(
-                    f"Training run #{run.id} (version {run.version}): {outcome.state}.",
+                    replies.training_closed(run, outcome.state),
                     chat_id=run.chat_id,
                     message_id=run.status_message_id,
                 )
@@ -186,7 +186,7 @@ class TelegramTrainingReporter:
         if run.status_message_id is not None:
             try:
                 await self._bot.edit_message_text(
-                    f"Training run #{run.id} (version {run.version}): lost.",
+                    replies.training_closed(run, "lost"),
                     chat_id=run.chat_id,
                     message_id=run.status_message_id,
                 )
