@@ -12,11 +12,11 @@ How the parts fit: ``build_application`` opens the store, loads the live model (
 HTTPX timeouts, a rate limiter that also retries network errors, an update processor
 that handles updates concurrently and idempotently), and registers the handlers. At start
 (``post_init``) it sets the command menu, queues again the updates a crash cut off, and
-marks a training run a dead process left behind as lost (telling its admin). CPU work
-goes to a bounded thread pool of WORKERS threads. On SIGTERM python-telegram-bot stops
-fetching updates and waits for the handlers in flight (so replies being made are finished),
-then ``post_stop`` stops a training run and ``post_shutdown`` drains the pool and closes
-the store.
+marks a training run a dead process left behind as lost (telling its admin), and starts
+the WORKERS photo-reading processes (``photo_reader``). On SIGTERM python-telegram-bot
+stops fetching updates and waits for the handlers in flight (so replies being made are
+finished), then ``post_stop`` stops a training run and ``post_shutdown`` drains the pools
+and closes the store.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from .network import (
     api_request,
     updates_request,
 )
+from .photo_reader import PhotoReaderPool
 from .rate_limit import RateLimiter
 from .store import Store
 from .training_jobs import TrainingJobs, TrainRequest, default_command
@@ -100,7 +101,8 @@ def build_application(
         store.close()
         raise
     boot_id = uuid.uuid4().hex
-    executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="digitbot-cpu")
+    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="digitbot-blocking")
+    photos = PhotoReaderPool(settings.workers)
 
     application = (
         Application.builder()
@@ -132,6 +134,7 @@ def build_application(
         models=models,
         jobs=jobs,
         executor=executor,
+        photos=photos,
         rate_limiter=RateLimiter(settings.rate_limit_per_minute),
         boot_id=boot_id,
         started=time.time(),
@@ -155,6 +158,7 @@ async def _post_init(application: Application) -> None:
     )
     if requeued:
         log.warning("%d update(s) cut off by a crash will be handled again", requeued)
+    await _warm_up_readers(s)
     told = await s.jobs.recover()
     for run in told:
         log.info("Told admin %d that training run %d was lost", run.admin_id, run.id)
@@ -182,12 +186,21 @@ async def _post_init(application: Application) -> None:
     )
 
 
+async def _warm_up_readers(s: Services) -> None:
+    """Start the photo readers now, not when the first photo arrives (they take ~1 s)."""
+    try:
+        await s.photos.warm_up(s.models.classifier.path)
+    except Exception:  # the first photo starts them anyway, and logs what is wrong
+        log.exception("Could not start the photo readers ahead of the first photo")
+
+
 async def _post_stop(application: Application) -> None:
     await services_of(application).jobs.shutdown()
 
 
 async def _post_shutdown(application: Application) -> None:
     s = services_of(application)
+    s.photos.shutdown()
     s.executor.shutdown(wait=True)
     s.store.close()
     log.info("digitbot stopped")

@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--limit", type=int, help="train on the first N MNIST images only")
     train.add_argument("--samples", type=Path, help="folder of user samples to mix in")
+    train.add_argument(
+        "--synthetic",
+        type=int,
+        metavar="N",
+        help="drawn European-style digits to add to training (default 10000, scaled down "
+        "with --limit; 0 disables)",
+    )
     train.add_argument("--version", help="model version (default: a UTC timestamp)")
     train.add_argument(
         "--progress-file",

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)
     #: Photos one user may send per 60 seconds before getting a "slow down" answer.
     rate_limit_per_minute: int = Field(default=10, gt=0)
-    #: Threads for CPU work (reading photos, drawing pictures).
+    #: Processes that read photos and draw the replies (``bot.photo_reader``).
     workers: int = Field(default=2, gt=0, le=64)
     #: Train on the first N MNIST training images only (quick trial runs and tests).
     train_limit: int | None = Field(default=None, gt=0)

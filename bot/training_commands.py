@@ -23,13 +23,16 @@ def _append_json_line(path: Path | None, record: dict[str, Any]) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from training.train import EPOCHS, EpochReport, TrainConfig, train
+    from training.train import EPOCHS, SYNTHETIC_DIGITS, EpochReport, TrainConfig, train
 
     if args.epochs is not None and args.epochs < 1:
         print("digitbot train: --epochs must be at least 1", file=sys.stderr)
         return 2
     if args.limit is not None and args.limit < 20:
         print("digitbot train: --limit must be at least 20 images", file=sys.stderr)
+        return 2
+    if args.synthetic is not None and args.synthetic < 0:
+        print("digitbot train: --synthetic must be 0 or more", file=sys.stderr)
         return 2
     config = TrainConfig(
         epochs=args.epochs or EPOCHS,
@@ -39,6 +42,7 @@ def train_command(args: argparse.Namespace) -> int:
         samples_dir=args.samples,
         out_dir=args.out,
         version=args.version,
+        synthetic=SYNTHETIC_DIGITS if args.synthetic is None else args.synthetic,
     )
 
     def report(epoch: EpochReport) -> None:

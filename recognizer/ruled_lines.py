@@ -105,7 +105,7 @@ def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
     lines; those pixels stay. A "line" much thicker than the others is the straight
     stroke of a large digit (a 1, a 7's stem) and is left alone.
     """
-    thickness = [_line_thickness(mask, line) for line in lines]
+    thickness = _line_thicknesses(mask, lines)
     measured = [t for t in thickness if t > 0]
     if not measured:
         return mask
@@ -142,24 +142,57 @@ def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
     return cleaned
 
 
-def _line_thickness(mask: np.ndarray, line: RuledLine) -> float:
-    """Thickness of one line: median count of ink pixels across it, sampled along it."""
+def _line_thicknesses(mask: np.ndarray, lines: list[RuledLine]) -> list[float]:
+    """Thickness of each line: the median count of ink pixels across it, sampled every
+    12 pixels along it (0 where no sample touches ink).
+
+    All lines' samples are gathered in one indexing operation: squared paper has dozens
+    of lines, and per-line NumPy calls cost more than the pixels they read.
+    """
     height, width = mask.shape
     reach = 8
-    steps = max(2, int(math.hypot(line.x1 - line.x0, line.y1 - line.y0) // 12))
-    t = np.linspace(0.05, 0.95, steps)
-    xs = np.clip(np.round(line.x0 + t * (line.x1 - line.x0)).astype(np.intp), 0, width - 1)
-    ys = np.clip(np.round(line.y0 + t * (line.y1 - line.y0)).astype(np.intp), 0, height - 1)
     offsets = np.arange(-reach, reach + 1)
-    if line.horizontal:
-        rows = np.clip(ys[:, None] + offsets, 0, height - 1)
-        strips = mask[rows, xs[:, None]]
-    else:
-        cols = np.clip(xs[:, None] + offsets, 0, width - 1)
-        strips = mask[ys[:, None], cols]
-    counts = np.count_nonzero(strips, axis=1)
-    counts = counts[counts > 0]
-    return float(np.median(counts)) if len(counts) else 0.0
+    counts, owners = [], []
+    for horizontal in (True, False):
+        group = [k for k, line in enumerate(lines) if line.horizontal == horizontal]
+        if not group:
+            continue
+        ends = np.array([[lines[k].x0, lines[k].y0, lines[k].x1, lines[k].y1] for k in group])
+        steps = np.maximum(
+            2, np.hypot(ends[:, 2] - ends[:, 0], ends[:, 3] - ends[:, 1]).astype(np.intp) // 12
+        )
+        owner = np.repeat(np.asarray(group), steps)
+        first = np.repeat(np.cumsum(steps) - steps, steps)
+        index = np.arange(len(owner)) - first
+        # np.linspace(0.05, 0.95, steps) for every line at once, rounding alike.
+        t = index * np.repeat((0.95 - 0.05) / (steps - 1), steps) + 0.05
+        t[np.cumsum(steps) - 1] = 0.95
+        x0, y0, x1, y1 = (np.repeat(ends[:, k], steps) for k in range(4))
+        xs = np.clip(np.round(x0 + t * (x1 - x0)).astype(np.intp), 0, width - 1)
+        ys = np.clip(np.round(y0 + t * (y1 - y0)).astype(np.intp), 0, height - 1)
+        if horizontal:
+            strips = mask[np.clip(ys[:, None] + offsets, 0, height - 1), xs[:, None]]
+        else:
+            strips = mask[ys[:, None], np.clip(xs[:, None] + offsets, 0, width - 1)]
+        counts.append(np.count_nonzero(strips, axis=1))
+        owners.append(owner)
+    thickness = [0.0] * len(lines)
+    if not counts:
+        return thickness
+    count, owner = np.concatenate(counts), np.concatenate(owners)
+    touched = count > 0
+    if not touched.any():
+        return thickness
+    count, owner = count[touched], owner[touched]
+    order = np.lexsort((count, owner))
+    count, owner = count[order], owner[order]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    sizes = np.diff(np.r_[starts, len(owner)])
+    middle_low = count[starts + (sizes - 1) // 2]
+    middle_high = count[starts + sizes // 2]
+    for k, low, high in zip(owner[starts], middle_low, middle_high, strict=True):
+        thickness[int(k)] = (float(low) + float(high)) / 2.0
+    return thickness
 
 
 def default_line_length(contrast: np.ndarray) -> int:

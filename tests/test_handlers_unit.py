@@ -19,7 +19,7 @@ from telegram import Update
 from bot import replies
 from bot.handlers.admin import parse_epochs
 from bot.handlers.feedback import _delete_samples, parse_digits, save_samples
-from bot.handlers.photos import check_pixels
+from bot.photo_reader import check_pixels
 from bot.store import STATUS_OK, Store
 from bot.updates import IdempotentUpdateProcessor, requeue_unfinished
 from recognizer.types import ImageTooLargeError

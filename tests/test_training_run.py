@@ -43,6 +43,9 @@ def test_short_run_learns(small_run: Path) -> None:
     assert card["test_metrics"]["accuracy"] > 0.6
     assert card["test_metrics"]["count"] == 10000
     assert card["data"]["validation_images"] == 1200
+    # MNIST images counted apart from the synthetic ones, scaled down with --limit.
+    assert card["data"]["train_images"] == 10800
+    assert card["data"]["synthetic_digits"] == 2000
     assert card["parameters"] > 100_000
     assert card["version"] == "t1"
 
@@ -72,7 +75,7 @@ def test_user_samples_are_mixed_in(tmp_path: Path, mnist_path: Path, mnist_test)
     x, y = mnist_test
     for i in range(5):
         save_sample(tmp_path / "samples", int(y[i]), 42, f"s{i}", x[i])
-    config = TrainConfig(limit=1000, samples_dir=tmp_path / "samples")
+    config = TrainConfig(limit=1000, samples_dir=tmp_path / "samples", synthetic=0)
     x_tr, _y_tr, _x_val, _, n = prepare_data(config, load_mnist(mnist_path))
     assert n == 5
     assert len(x_tr) == 900 + 5 * 20

@@ -16,6 +16,7 @@ from telegram.ext import ContextTypes, filters
 
 from ..config import Settings
 from ..model_manager import ModelManager
+from ..photo_reader import PhotoReaderPool
 from ..rate_limit import RateLimiter
 from ..replies import NOT_ADMIN, NOT_ADMIN_BUTTON
 from ..store import Store
@@ -36,7 +37,10 @@ class Services:
     store: Store
     models: ModelManager
     jobs: TrainingJobs
+    #: Threads for the bot's own blocking work (a training run's pictures, promotions).
     executor: Executor
+    #: Worker processes that read photos and draw the replies.
+    photos: PhotoReaderPool
     rate_limiter: RateLimiter
     #: Identifies this process in the store's update claims.
     boot_id: str
@@ -44,7 +48,7 @@ class Services:
     started: float
 
     async def run_cpu(self, func: Callable[..., T], *args: Any) -> T:
-        """Run CPU work in the bounded worker pool, never on the event loop."""
+        """Run blocking work in the bot's thread pool, never on the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(func, *args))
 

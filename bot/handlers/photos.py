@@ -14,22 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import time
-import warnings
-from dataclasses import dataclass
 
-from PIL import Image
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
 from recognizer.classifier import Classifier
-from recognizer.pipeline import recognize
-from recognizer.rendering import render_annotated, render_confidence_plot
-from recognizer.types import ImageTooLargeError, Recognition, RecognitionError
+from recognizer.types import RecognitionError
 
 from .. import replies
 from ..store import STATUS_BAD_IMAGE, STATUS_NO_DIGITS, STATUS_OK
@@ -37,48 +31,8 @@ from .common import Services, services
 
 log = logging.getLogger(__name__)
 
-# Pillow registers its format plugins on first use, which is not thread-safe: do it here,
-# at import in the main thread, before worker threads open images.
-Image.init()
-
 #: Tries of a file download (getFile itself is retried by the rate limiter).
 DOWNLOAD_ATTEMPTS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class PhotoReading:
-    recognition: Recognition
-    annotated_png: bytes | None
-    plot_png: bytes | None
-
-
-def read_photo(data: bytes, classifier: Classifier, max_pixels: int) -> PhotoReading:
-    """Recognize and draw (CPU work: runs in the worker pool)."""
-    check_pixels(data, max_pixels)
-    recognition = recognize(data, classifier=classifier)
-    if not recognition.digits:
-        return PhotoReading(recognition, None, None)
-    return PhotoReading(
-        recognition, render_annotated(recognition), render_confidence_plot(recognition)
-    )
-
-
-def check_pixels(data: bytes, max_pixels: int) -> None:
-    """Refuse an image above MAX_PIXELS from its header alone (nothing decoded)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(str(exc)) from exc
-    except Exception:
-        return  # not an image Pillow knows: the recognizer gives the precise answer
-    if width * height > max_pixels:
-        raise ImageTooLargeError(
-            f"{width}x{height} is more than {max_pixels} pixels",
-            user_message=replies.too_many_pixels(width, height, max_pixels),
-        )
 
 
 def feedback_keyboard(request_id: int) -> InlineKeyboardMarkup:
@@ -156,7 +110,7 @@ async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     classifier = s.models.classifier  # the model live now, even if a swap happens meanwhile
     try:
-        reading = await s.run_cpu(read_photo, data, classifier, s.settings.max_pixels)
+        reading = await s.photos.read(data, classifier.path, s.settings.max_pixels)
     except RecognitionError as exc:
         log.info("Unreadable image from user %d: %s", user.id, exc)
         _record(s, message, user.id, STATUS_BAD_IMAGE, started)

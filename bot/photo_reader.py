@@ -1,0 +1,199 @@
+"""Reading photos in worker processes: recognize, then draw the two pictures.
+
+Why processes and not threads: OpenCV and LiteRT release the GIL, but matplotlib's
+drawing and the Python glue around every step hold it, so threads made the bot use about
+1.3 of 2 cores under load. A pool of WORKERS processes uses them all, and the event loop
+keeps the main process's GIL to itself for talking to Telegram.
+
+How: a ``ProcessPoolExecutor`` on the ``forkserver`` start method (the bot's main process
+runs threads, which ``fork`` must not copy), whose server imports the recognizer once, so
+a new worker starts in milliseconds. A worker loads a model the first time a photo asks
+for it and keeps it: the job names the model file, never ships the model. A worker that
+dies (a crash inside a native library on a hostile image) breaks the pool; the pool is
+then rebuilt, and each photo it was reading is tried once more in a process of its own,
+so the one photo that crashes again is told it could not be read and the others are
+answered as usual. The bot itself goes on either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import multiprocessing
+import signal
+import threading
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from recognizer.classifier import Classifier
+from recognizer.pipeline import recognize
+from recognizer.rendering import render_annotated, render_confidence_plot
+from recognizer.types import ImageTooLargeError, Recognition, RecognitionError
+
+from . import replies
+
+log = logging.getLogger(__name__)
+
+#: Modules the fork server imports once, so that every worker starts with them loaded.
+PRELOAD = ("bot.photo_reader",)
+#: Models a worker keeps loaded: the live one, and the one before a swap for the photos
+#: still in flight.
+MODELS_PER_WORKER = 2
+
+
+class PhotoReaderCrashError(RecognitionError):
+    """The worker reading this photo died twice (a native crash on this image)."""
+
+    user_message = "Sorry, something went wrong while reading this photo. Please try another one."
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoReading:
+    recognition: Recognition
+    annotated_png: bytes | None
+    plot_png: bytes | None
+
+
+def read_photo(data: bytes, classifier: Classifier, max_pixels: int) -> PhotoReading:
+    """Recognize and draw: the CPU work of one photo."""
+    check_pixels(data, max_pixels)
+    recognition = recognize(data, classifier=classifier)
+    if not recognition.digits:
+        return PhotoReading(recognition, None, None)
+    return PhotoReading(
+        recognition, render_annotated(recognition), render_confidence_plot(recognition)
+    )
+
+
+def check_pixels(data: bytes, max_pixels: int) -> None:
+    """Refuse an image above MAX_PIXELS from its header alone (nothing decoded)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(str(exc)) from exc
+    except Exception:
+        return  # not an image Pillow knows: the recognizer gives the precise answer
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{width}x{height} is more than {max_pixels} pixels",
+            user_message=replies.too_many_pixels(width, height, max_pixels),
+        )
+
+
+# --- inside a worker process ---------------------------------------------------------------
+
+_worker_models: dict[Path, Classifier] = {}
+
+
+def _start_worker() -> None:
+    """Leave signals to the bot: Ctrl+C or a SIGTERM to the whole process group must not
+    kill a photo half read; the bot shuts the pool down when its replies are done."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    Image.init()
+
+
+def _worker_classifier(path: Path) -> Classifier:
+    classifier = _worker_models.get(path)
+    if classifier is None:
+        classifier = Classifier.load(path)
+        while len(_worker_models) >= MODELS_PER_WORKER:
+            _worker_models.pop(next(iter(_worker_models)))
+        _worker_models[path] = classifier
+    return classifier
+
+
+def _read_in_worker(data: bytes, model_path: Path, max_pixels: int) -> PhotoReading:
+    return read_photo(data, _worker_classifier(model_path), max_pixels)
+
+
+def _warm_up(model_path: Path) -> int:
+    """Load the model (and the libraries' lazy parts) before the first photo arrives."""
+    import numpy as np
+
+    from recognizer.normalization import SIZE
+
+    _worker_classifier(model_path).predict(np.zeros((1, SIZE, SIZE), np.uint8))
+    return multiprocessing.current_process().pid or 0
+
+
+Reader = Callable[[bytes, Path, int], PhotoReading]
+
+
+# --- in the bot ----------------------------------------------------------------------------
+
+
+class PhotoReaderPool:
+    """WORKERS processes that read photos; rebuilt when a worker dies."""
+
+    def __init__(self, workers: int, reader: Reader | None = None) -> None:
+        """``reader`` replaces the work done per photo (tests make workers crash with it);
+        it must be a module-level function, since it travels to the worker by name."""
+        self.workers = workers
+        self._reader = reader or _read_in_worker
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(list(PRELOAD))
+        self._lock = threading.Lock()
+        self._executor = self._new_executor()
+        self._closed = False
+
+    def _new_executor(self, workers: int | None = None) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=workers or self.workers,
+            mp_context=self._context,
+            initializer=_start_worker,
+        )
+
+    async def warm_up(self, model_path: Path) -> None:
+        """Start every worker and load the model in it (one job each, at once)."""
+        loop = asyncio.get_running_loop()
+        executor = self._executor
+        jobs = [loop.run_in_executor(executor, _warm_up, model_path) for _ in range(self.workers)]
+        await asyncio.gather(*jobs)
+
+    async def read(self, data: bytes, model_path: Path, max_pixels: int) -> PhotoReading:
+        """Read one photo in a worker; RecognitionError subclasses for bad input.
+
+        When the pool breaks, every photo it was reading is tried again, each in a
+        process of its own: the photo that killed a worker then kills only its own,
+        and the others are read.
+        """
+        loop = asyncio.get_running_loop()
+        executor = self._executor
+        try:
+            return await loop.run_in_executor(executor, self._reader, data, model_path, max_pixels)
+        except BrokenProcessPool:
+            if self._closed:
+                raise
+            log.error("A photo reader process died; restarting the pool")
+            self._replace(executor)
+        alone = self._new_executor(workers=1)
+        try:
+            return await loop.run_in_executor(alone, self._reader, data, model_path, max_pixels)
+        except BrokenProcessPool:
+            log.error("A photo killed its photo reader twice; telling the user")
+            raise PhotoReaderCrashError("the photo reader died twice on this photo") from None
+        finally:
+            alone.shutdown(wait=False)
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """A new pool in place of ``broken``, once, however many photos saw it break."""
+        with self._lock:
+            if self._executor is broken and not self._closed:
+                self._executor = self._new_executor()
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        """Finish the photos being read, then stop the workers."""
+        self._closed = True
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,110 @@
+"""The photo-reading processes: real photos read in workers, errors that keep their
+user message, and a worker that dies (the pool is rebuilt; the bot goes on)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bot.photo_reader import (
+    PhotoReaderCrashError,
+    PhotoReaderPool,
+    PhotoReading,
+    _read_in_worker,
+)
+from recognizer.classifier import shipped_model_path
+from recognizer.types import ImageTooLargeError, NotAnImageError
+
+MAX_PIXELS = 40_000_000
+
+
+def digits_png(text: str) -> bytes:
+    image = np.full((300, 120 + 110 * len(text)), 255, np.uint8)
+    for k, char in enumerate(text):
+        cv2.putText(image, char, (60 + 110 * k, 220), cv2.FONT_HERSHEY_SIMPLEX, 5, 0, 14)
+    ok, png = cv2.imencode(".png", image)
+    assert ok
+    return png.tobytes()
+
+
+def crash_on_marker(data: bytes, model_path: Path, max_pixels: int) -> PhotoReading:
+    """Dies like a native crash would when the photo holds the marker; reads otherwise."""
+    if data.startswith(b"CRASH"):
+        os._exit(70)
+    return _read_in_worker(data, model_path, max_pixels)
+
+
+@pytest.fixture
+def model() -> Path:
+    return shipped_model_path()
+
+
+async def test_a_photo_is_read_and_drawn_in_a_worker(model: Path) -> None:
+    pool = PhotoReaderPool(1)
+    try:
+        reading = await pool.read(digits_png("307"), model, MAX_PIXELS)
+    finally:
+        pool.shutdown()
+    assert reading.recognition.text == "307"
+    assert reading.annotated_png is not None and reading.annotated_png.startswith(b"\x89PNG")
+    assert reading.plot_png is not None and reading.plot_png.startswith(b"\x89PNG")
+
+
+async def test_errors_from_a_worker_keep_their_user_message(model: Path) -> None:
+    pool = PhotoReaderPool(1)
+    try:
+        with pytest.raises(NotAnImageError) as not_image:
+            await pool.read(b"hello, not an image", model, MAX_PIXELS)
+        with pytest.raises(ImageTooLargeError) as too_large:
+            await pool.read(digits_png("1"), model, 1000)
+    finally:
+        pool.shutdown()
+    assert "image" in not_image.value.user_message.lower()
+    assert "230×300" in too_large.value.user_message  # the message made in the worker
+
+
+async def test_several_photos_are_read_at_once(model: Path) -> None:
+    pool = PhotoReaderPool(2)
+    try:
+        await pool.warm_up(model)
+        texts = ["12", "345", "6789", "0"]
+        readings = await asyncio.gather(
+            *(pool.read(digits_png(t), model, MAX_PIXELS) for t in texts)
+        )
+    finally:
+        pool.shutdown()
+    assert [r.recognition.text for r in readings] == texts
+
+
+async def test_a_dying_worker_is_replaced_and_the_photo_tried_again(model: Path) -> None:
+    pool = PhotoReaderPool(1, reader=crash_on_marker)
+    try:
+        with pytest.raises(PhotoReaderCrashError) as crashed:
+            await pool.read(b"CRASH and burn", model, MAX_PIXELS)
+        # The pool works again after the crash.
+        reading = await pool.read(digits_png("42"), model, MAX_PIXELS)
+    finally:
+        pool.shutdown()
+    assert "something went wrong" in crashed.value.user_message.lower()
+    assert reading.recognition.text == "42"
+
+
+async def test_innocent_photos_in_flight_survive_a_crash(model: Path) -> None:
+    pool = PhotoReaderPool(2, reader=crash_on_marker)
+    try:
+        await pool.warm_up(model)
+        results = await asyncio.gather(
+            pool.read(digits_png("47"), model, MAX_PIXELS),
+            pool.read(b"CRASH", model, MAX_PIXELS),
+            pool.read(digits_png("96"), model, MAX_PIXELS),
+            return_exceptions=True,
+        )
+    finally:
+        pool.shutdown()
+    assert isinstance(results[1], PhotoReaderCrashError)
+    assert [r.recognition.text for r in (results[0], results[2])] == ["47", "96"]
