@@ -21,8 +21,10 @@ import asyncio
 import io
 import logging
 import multiprocessing
+import os
 import signal
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -46,6 +48,8 @@ PRELOAD = ("bot.photo_reader",)
 #: Models a worker keeps loaded: the live one, and the one before a swap for the photos
 #: still in flight.
 MODELS_PER_WORKER = 2
+#: How often an idle worker checks that the bot is still there (seconds).
+ORPHAN_CHECK_SECONDS = 1.0
 
 
 class PhotoReaderCrashError(RecognitionError):
@@ -95,12 +99,26 @@ def check_pixels(data: bytes, max_pixels: int) -> None:
 _worker_models: dict[Path, Classifier] = {}
 
 
-def _start_worker() -> None:
+def _start_worker(bot_pid: int) -> None:
     """Leave signals to the bot: Ctrl+C or a SIGTERM to the whole process group must not
-    kill a photo half read; the bot shuts the pool down when its replies are done."""
+    kill a photo half read; the bot shuts the pool down when its replies are done. And
+    follow the bot when it dies without that (``kill -9``): nothing else would tell a
+    worker waiting for its next photo."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     Image.init()
+    threading.Thread(target=_exit_with, args=(bot_pid,), name="follow-the-bot", daemon=True).start()
+
+
+def _exit_with(bot_pid: int) -> None:
+    while True:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+        try:
+            os.kill(bot_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # alive, but no longer ours to signal: the pid was reused
+            os._exit(0)
 
 
 def _worker_classifier(path: Path) -> Classifier:
@@ -152,14 +170,15 @@ class PhotoReaderPool:
             max_workers=workers or self.workers,
             mp_context=self._context,
             initializer=_start_worker,
+            initargs=(os.getpid(),),
         )
 
-    async def warm_up(self, model_path: Path) -> None:
-        """Start every worker and load the model in it (one job each, at once)."""
+    async def warm_up(self, model_path: Path) -> list[int]:
+        """Start the workers and load the model; the process ids that answered."""
         loop = asyncio.get_running_loop()
         executor = self._executor
         jobs = [loop.run_in_executor(executor, _warm_up, model_path) for _ in range(self.workers)]
-        await asyncio.gather(*jobs)
+        return sorted(set(await asyncio.gather(*jobs)))
 
     async def read(self, data: bytes, model_path: Path, max_pixels: int) -> PhotoReading:
         """Read one photo in a worker; RecognitionError subclasses for bad input.

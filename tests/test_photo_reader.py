@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -108,3 +112,53 @@ async def test_innocent_photos_in_flight_survive_a_crash(model: Path) -> None:
         pool.shutdown()
     assert isinstance(results[1], PhotoReaderCrashError)
     assert [r.recognition.text for r in (results[0], results[2])] == ["47", "96"]
+
+
+ORPHAN_SCRIPT = """
+import asyncio, sys
+from bot.photo_reader import PhotoReaderPool
+from recognizer.classifier import shipped_model_path
+
+async def main():
+    pool = PhotoReaderPool(2)
+    pids = await pool.warm_up(shipped_model_path())
+    print(" ".join(map(str, pids)), flush=True)
+    await asyncio.sleep(120)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead too: it only waits for its parent to collect it.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_follow_a_bot_killed_with_sigkill(tmp_path: Path) -> None:
+    script = tmp_path / "bot_like.py"
+    script.write_text(ORPHAN_SCRIPT)
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    bot = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, env=env, text=True
+    )
+    try:
+        assert bot.stdout is not None
+        workers = [int(pid) for pid in bot.stdout.readline().split()]
+        assert workers and all(alive(pid) for pid in workers)
+    finally:
+        bot.send_signal(signal.SIGKILL)
+        bot.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in workers), "photo readers outlived the bot"
