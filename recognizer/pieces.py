@@ -23,6 +23,10 @@ MIN_DIGIT_HEIGHT = 10
 MAX_PIECES = 300
 
 
+#: A lone piece this many digit heights above or below every line of writing is no digit.
+FAR_SINGLE_GAP = 3.0
+
+
 @dataclass(slots=True)
 class Piece:
     """Connected components that belong together (one digit, or touching digits)."""
@@ -229,6 +233,30 @@ def is_stray(line: list[Piece], digit_height: float, pen: float) -> bool:
     if all(piece.h < 0.45 * digit_height for piece in line):
         return True
     return len(line) == 1 and not 0.5 * pen <= line[0].stroke <= 2.2 * pen
+
+
+def drop_far_singles(lines: list[list[Piece]], digit_height: float) -> list[list[Piece]]:
+    """Without the one-piece "lines" far above or below all the real writing.
+
+    People write a number as a block of lines a line gap apart; one lone mark many digit
+    heights away from every line of two or more digits is the tip of a shadow or a scrap
+    of a ruled line past its end, not a digit (``FAR_SINGLE_GAP``).
+    """
+    writing = [line for line in lines if len(line) >= 2]
+    if not writing:
+        return lines
+    kept = []
+    for line in lines:
+        if len(line) == 1:
+            piece = line[0]
+            gap = min(
+                max(min(p.y0 for p in other) - piece.y1, piece.y0 - max(p.y1 for p in other))
+                for other in writing
+            )
+            if gap > FAR_SINGLE_GAP * digit_height:
+                continue
+        kept.append(line)
+    return kept
 
 
 def group_lines(pieces: list[Piece], digit_height: float) -> list[list[Piece]]:

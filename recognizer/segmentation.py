@@ -25,7 +25,14 @@ from .ink import (
     working_shrink,
 )
 from .lattice import Crop, LineLattice, build_lattice
-from .pieces import Piece, estimate_digit_height, find_pieces, group_lines, is_stray
+from .pieces import (
+    Piece,
+    drop_far_singles,
+    estimate_digit_height,
+    find_pieces,
+    group_lines,
+    is_stray,
+)
 from .ruled_lines import default_line_length, find_ruled_lines, remove_ruled_lines
 
 #: At most this many digits are read from one photo; the rest is reported as truncated.
@@ -97,11 +104,14 @@ def segment_mask(
     if not components.pieces:
         return Segmentation((), 0.0, False)
     hd = components.digit_height
-    grouped = [
-        line
-        for line in group_lines(components.pieces, hd)
-        if not is_stray(line, hd, components.pen)
-    ]
+    grouped = drop_far_singles(
+        [
+            line
+            for line in group_lines(components.pieces, hd)
+            if not is_stray(line, hd, components.pen)
+        ],
+        hd,
+    )
     truncated = False
     kept: list[list[Piece]] = []
     total = 0

@@ -252,3 +252,17 @@ def test_punctuation_can_be_skipped() -> None:
     )
     probs = np.stack([one_hot(4, 0.99), one_hot(0, 0.9)])
     assert choose_segments(graph, probs) == [0]
+
+
+def test_a_lone_mark_far_from_the_writing_is_not_a_digit() -> None:
+    """A scrap of a line or a shadow's tip many lines below the number is dropped..."""
+    image = write(page(800, 900), "2357", (150, 200), scale=3)
+    cv2.line(image, (400, 760), (404, 840), 60, 6, cv2.LINE_AA)
+    assert crop_count(image) == [4]
+
+
+def test_a_lone_digit_a_line_below_the_writing_is_kept() -> None:
+    """...but a one-digit line written a line below the others is read."""
+    image = write(page(800, 900), "2357", (150, 200), scale=3)
+    write(image, "1", (150, 360), scale=3)
+    assert crop_count(image) == [4, 1]
