@@ -155,16 +155,48 @@ class BotProcess:
             self.kill()
             raise AssertionError(f"the bot ignored SIGTERM for {timeout:.0f}s") from None
 
+    def process_tree(self) -> list[int]:
+        """The bot's process id and those of all its descendants (its photo readers)."""
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(") ", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        tree, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(children.get(pid, []))
+        return tree
+
     def peak_rss_bytes(self) -> int | None:
-        """The most memory the running bot has held (VmHWM; Linux only)."""
-        try:
-            status = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return None
+        """The most memory the bot and its photo readers have held: the sum of each
+        process's VmHWM (Linux only), so an upper bound of the peak they held at once."""
+        total = 0
+        for pid in self.process_tree():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+        return total or None
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the bot and its descendants, reaped ones included."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.process_tree():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            # utime, stime, cutime, cstime (fields 14-17 of proc(5)).
+            total += sum(int(value) for value in fields[11:15])
+        return total / ticks
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
