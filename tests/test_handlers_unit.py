@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 from bot_helpers import make_recognition
 from telegram import Update
+from telegram.error import NetworkError
 
 from bot import replies
-from bot.handlers.admin import parse_epochs
+from bot.handlers.admin import TelegramTrainingReporter, parse_epochs
 from bot.handlers.feedback import _delete_samples, parse_digits, save_samples
 from bot.photo_reader import check_pixels
-from bot.store import STATUS_OK, Store
+from bot.store import STATUS_OK, Store, TrainingRun
+from bot.training_jobs import TrainingOutcome
 from bot.updates import IdempotentUpdateProcessor, requeue_unfinished
 from recognizer.types import ImageTooLargeError
 
@@ -317,3 +319,29 @@ async def test_commands_a_crash_cut_off_are_not_replayed(store: Store) -> None:
     again = SimpleNamespace(bot=None, update_queue=asyncio.Queue())
     assert await requeue_unfinished(again, store, "boot-newer", newer_than=3600) == 1
     assert again.update_queue.get_nowait().message.text == "12"
+
+
+class FlakyBot:
+    """Records what the reporter sends; editing the status message fails like the network."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def edit_message_text(self, *args: object, **kwargs: object) -> None:
+        raise NetworkError("connection reset while editing")
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: object) -> None:
+        self.sent.append(text)
+
+
+async def test_training_results_are_sent_when_the_status_edit_fails(tmp_path: Path) -> None:
+    run = TrainingRun(
+        id=3, version="v9", admin_id=1, chat_id=1, status_message_id=77, pid=None, epochs=2,
+        out_dir=tmp_path, started=0.0, finished=1.0, state="kept", detail=None,
+        test_accuracy=0.99, notified=False,
+    )  # fmt: skip
+    outcome = TrainingOutcome(run=run, state="cancelled", reason="asked by the admin")
+    bot = FlakyBot()
+    reporter = TelegramTrainingReporter(bot, store=None)  # type: ignore[arg-type]
+    await reporter.finished(outcome)
+    assert bot.sent == [replies.training_finished(outcome)]

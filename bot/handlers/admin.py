@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from .. import replies
@@ -147,7 +147,7 @@ class TelegramTrainingReporter:
                 message_id=run.status_message_id,
                 reply_markup=cancel_keyboard(run.id),
             )
-        except BadRequest as exc:  # "message is not modified", or deleted by the admin
+        except TelegramError as exc:  # "not modified", deleted by the admin, or the network
             log.info("Could not edit training status message: %s", exc)
 
     async def finished(self, outcome: TrainingOutcome) -> None:
@@ -160,7 +160,7 @@ class TelegramTrainingReporter:
                     chat_id=run.chat_id,
                     message_id=run.status_message_id,
                 )
-            except BadRequest as exc:
+            except TelegramError as exc:  # the results below matter more than the edit
                 log.info("Could not edit training status message: %s", exc)
         pictures = [p for p in outcome.pictures if p.is_file()]
         if not pictures or len(text) > replies.CAPTION_LIMIT:
