@@ -100,12 +100,12 @@ _worker_models: dict[Path, Classifier] = {}
 
 
 def _start_worker(bot_pid: int) -> None:
-    """Leave signals to the bot: Ctrl+C or a SIGTERM to the whole process group must not
-    kill a photo half read; the bot shuts the pool down when its replies are done. And
-    follow the bot when it dies without that (``kill -9``): nothing else would tell a
-    worker waiting for its next photo."""
+    """Leave Ctrl+C to the bot: a SIGINT to the terminal's process group must not kill a
+    photo half read; the bot shuts the pool down when its replies are done. SIGTERM
+    keeps its default: the pool itself terminates the workers of a broken pool with it.
+    And follow the bot when it dies without a word (``kill -9``): nothing else would
+    tell a worker waiting for its next photo."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     Image.init()
     threading.Thread(target=_exit_with, args=(bot_pid,), name="follow-the-bot", daemon=True).start()
 

@@ -162,3 +162,36 @@ def test_workers_follow_a_bot_killed_with_sigkill(tmp_path: Path) -> None:
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(alive(pid) for pid in workers), "photo readers outlived the bot"
+
+
+CRASH_THEN_EXIT_SCRIPT = """
+import asyncio
+from bot.photo_reader import PhotoReaderPool
+from recognizer.classifier import shipped_model_path
+from test_photo_reader import MAX_PIXELS, crash_on_marker, digits_png
+
+async def main():
+    model = shipped_model_path()
+    pool = PhotoReaderPool(2, reader=crash_on_marker)
+    await pool.warm_up(model)
+    await asyncio.gather(
+        pool.read(digits_png("47"), model, MAX_PIXELS),
+        pool.read(b"CRASH", model, MAX_PIXELS),
+        return_exceptions=True,
+    )
+    pool.shutdown()
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_the_bot_can_exit_after_a_worker_crashed(tmp_path: Path) -> None:
+    """A broken pool terminates its other workers with SIGTERM and waits for them: a
+    worker deaf to SIGTERM would hang the bot's exit for good."""
+    script = tmp_path / "crash_then_exit.py"
+    script.write_text(CRASH_THEN_EXIT_SCRIPT)
+    tests = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests)])}
+    done = subprocess.run([sys.executable, str(script)], env=env, timeout=120, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
