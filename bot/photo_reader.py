@@ -115,9 +115,7 @@ def _exit_with(bot_pid: int) -> None:
         time.sleep(ORPHAN_CHECK_SECONDS)
         try:
             os.kill(bot_pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:  # alive, but no longer ours to signal: the pid was reused
+        except (ProcessLookupError, PermissionError):  # gone, or its pid reused by another
             os._exit(0)
 
 
@@ -161,7 +159,6 @@ class PhotoReaderPool:
         self._reader = reader or _read_in_worker
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(list(PRELOAD))
-        self._lock = threading.Lock()
         self._executor = self._new_executor()
         self._closed = False
 
@@ -206,10 +203,10 @@ class PhotoReaderPool:
             alone.shutdown(wait=False)
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
-        """A new pool in place of ``broken``, once, however many photos saw it break."""
-        with self._lock:
-            if self._executor is broken and not self._closed:
-                self._executor = self._new_executor()
+        """A new pool in place of ``broken``, once, however many photos saw it break
+        (they all run on the bot's event loop, so no lock is needed)."""
+        if self._executor is broken and not self._closed:
+            self._executor = self._new_executor()
         broken.shutdown(wait=False, cancel_futures=True)
 
     def shutdown(self) -> None:

@@ -162,11 +162,11 @@ def _line_thicknesses(mask: np.ndarray, lines: list[RuledLine]) -> list[float]:
             2, np.hypot(ends[:, 2] - ends[:, 0], ends[:, 3] - ends[:, 1]).astype(np.intp) // 12
         )
         owner = np.repeat(np.asarray(group), steps)
-        first = np.repeat(np.cumsum(steps) - steps, steps)
-        index = np.arange(len(owner)) - first
+        last = np.cumsum(steps) - 1
+        index = np.arange(len(owner)) - np.repeat(last + 1 - steps, steps)
         # np.linspace(0.05, 0.95, steps) for every line at once, rounding alike.
         t = index * np.repeat((0.95 - 0.05) / (steps - 1), steps) + 0.05
-        t[np.cumsum(steps) - 1] = 0.95
+        t[last] = 0.95
         x0, y0, x1, y1 = (np.repeat(ends[:, k], steps) for k in range(4))
         xs = np.clip(np.round(x0 + t * (x1 - x0)).astype(np.intp), 0, width - 1)
         ys = np.clip(np.round(y0 + t * (y1 - y0)).astype(np.intp), 0, height - 1)
