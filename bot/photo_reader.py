@@ -32,9 +32,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from recognizer.classifier import Classifier
+from recognizer.normalization import SIZE
 from recognizer.pipeline import recognize
 from recognizer.rendering import render_annotated, render_confidence_plot
 from recognizer.types import ImageTooLargeError, Recognition, RecognitionError
@@ -135,12 +137,8 @@ def _read_in_worker(data: bytes, model_path: Path, max_pixels: int) -> PhotoRead
 
 def _warm_up(model_path: Path) -> int:
     """Load the model (and the libraries' lazy parts) before the first photo arrives."""
-    import numpy as np
-
-    from recognizer.normalization import SIZE
-
     _worker_classifier(model_path).predict(np.zeros((1, SIZE, SIZE), np.uint8))
-    return multiprocessing.current_process().pid or 0
+    return os.getpid()
 
 
 Reader = Callable[[bytes, Path, int], PhotoReading]
