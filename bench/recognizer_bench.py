@@ -5,7 +5,7 @@ and the LiteRT interpreter are limited to one thread), so that the figures say w
 worker of the bot's pool can do:
 
 1. ``recognize()`` from JPEG bytes to a ``Recognition`` (no rendering), on 1280x960
-   photos holding 10 digits made by ``tests/photo_synth.py`` (MNIST *test* digits and
+   photos holding 10 digits made by ``training/synthetic_photos.py`` (MNIST *test* digits and
    hand-drawn European styles on paper, ruled or squared, or a chalkboard, with
    perspective, shadows, blur, noise and JPEG artefacts): p50 and p95 latency, digit
    accuracy and whole-string accuracy.
@@ -119,8 +119,7 @@ class Photo:
 
 def make_photos(mnist_x: np.ndarray, mnist_y: np.ndarray, settings: Settings):
     """The 10-digit photos and the one-digit photos, made from MNIST test digits."""
-    sys.path.insert(0, str(REPO / "tests"))  # test helpers import each other from there
-    from photo_synth import MnistDigits, make_photo
+    from training.synthetic_photos import MnistDigits, make_photo
 
     digits = MnistDigits.from_arrays(mnist_x, mnist_y)
     rng = np.random.default_rng(settings.seed)

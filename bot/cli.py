@@ -58,6 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="drawn European-style digits to add to training (default 10000, scaled down "
         "with --limit; 0 disables)",
     )
+    train.add_argument(
+        "--photos",
+        type=int,
+        metavar="N",
+        help="synthetic photos whose recognizer crops (digits and not-digits) join training "
+        "(default 5000, scaled down with --limit; 0 disables and keeps ten outputs)",
+    )
+    train.add_argument(
+        "--init",
+        type=Path,
+        metavar="MODEL.keras",
+        help="start from this model's weights (fine-tuning: a few --epochs suffice)",
+    )
     train.add_argument("--version", help="model version (default: a UTC timestamp)")
     train.add_argument(
         "--progress-file",

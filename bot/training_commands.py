@@ -23,7 +23,7 @@ def _append_json_line(path: Path | None, record: dict[str, Any]) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from training.train import EPOCHS, SYNTHETIC_DIGITS, EpochReport, TrainConfig, train
+    from training.train import EPOCHS, PHOTOS, SYNTHETIC_DIGITS, EpochReport, TrainConfig, train
 
     if args.epochs is not None and args.epochs < 1:
         print("digitbot train: --epochs must be at least 1", file=sys.stderr)
@@ -31,8 +31,12 @@ def train_command(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 20:
         print("digitbot train: --limit must be at least 20 images", file=sys.stderr)
         return 2
-    if args.synthetic is not None and args.synthetic < 0:
-        print("digitbot train: --synthetic must be 0 or more", file=sys.stderr)
+    for flag, value in (("--synthetic", args.synthetic), ("--photos", args.photos)):
+        if value is not None and value < 0:
+            print(f"digitbot train: {flag} must be 0 or more", file=sys.stderr)
+            return 2
+    if args.init is not None and not args.init.is_file():
+        print(f"digitbot train: --init {args.init}: no such model file", file=sys.stderr)
         return 2
     config = TrainConfig(
         epochs=args.epochs or EPOCHS,
@@ -43,6 +47,8 @@ def train_command(args: argparse.Namespace) -> int:
         out_dir=args.out,
         version=args.version,
         synthetic=SYNTHETIC_DIGITS if args.synthetic is None else args.synthetic,
+        photos=PHOTOS if args.photos is None else args.photos,
+        init=args.init,
     )
 
     def report(epoch: EpochReport) -> None:

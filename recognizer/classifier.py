@@ -5,6 +5,12 @@ size, which would dominate the reply time, so the bot runs the exported LiteRT
 (``.tflite``) model: one interpreter call per photo for all of its digits. A ``.keras``
 file still works (for a model that was never exported), through a direct call of the
 model rather than ``predict``.
+
+A model may have an eleventh output after the ten digits: "not one digit" (half a digit,
+two touching digits, a separator, a stray mark; trained on the recognizer's own wrong
+cuts, see ``training.photo_crops``). ``score`` reports it as ``Scores.digit_like``, which
+the segmentation uses to choose between cuts; the digit probabilities are then the ten
+digit outputs renormalized, so every model answers "which digit" the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ import numpy as np
 from .types import ModelLoadError
 
 #: The shipped model, relative to the installed ``models`` package.
-SHIPPED_MODEL_NAME = "digitbot-v1.tflite"
+SHIPPED_MODEL_NAME = "digitbot-v2.tflite"
+
+#: Digit classes; an optional output after them is "not one digit".
+DIGITS = 10
 
 #: Interpreter threads: one per call keeps the bot's worker pool the unit of parallelism.
 INTERPRETER_THREADS = 1
@@ -67,6 +76,17 @@ def read_model_info(model_path: Path) -> ModelInfo:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """What the network says about a batch of crops."""
+
+    #: (N, 10) float32: which digit, each row summing to one.
+    probs: np.ndarray
+    #: (N,) float32: the probability that the crop is one whole digit at all (1.0 for a
+    #: model without the "not one digit" output).
+    digit_like: np.ndarray
+
+
 class Classifier:
     """Predicts the ten digit probabilities of a batch of 28x28 crops (ink = 255)."""
 
@@ -99,20 +119,32 @@ class Classifier:
             raise
         except Exception as exc:  # any library's own error means the file is unusable
             raise ModelLoadError(f"cannot load model {model_path}: {exc}") from exc
-        if probe.shape != (1, 10) or not np.isfinite(probe).all():
+        if probe.shape != (1, DIGITS) or not np.isfinite(probe).all():
             raise ModelLoadError(f"{model_path} is not a 10-class digit model")
         return classifier
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) float32 for crops (N, 28, 28) uint8; one model call."""
+        return self.score(crops).probs
+
+    def score(self, crops: np.ndarray) -> Scores:
+        """Digit probabilities and digit-likeness of crops (N, 28, 28) uint8; one call."""
         crops = np.asarray(crops)
         if crops.ndim != 3 or crops.shape[1:] != (28, 28):
             raise ValueError(f"expected crops of shape (N, 28, 28), got {crops.shape}")
         if len(crops) == 0:
-            return np.zeros((0, 10), dtype=np.float32)
+            return Scores(np.zeros((0, DIGITS), np.float32), np.zeros(0, np.float32))
         batch = (crops.astype(np.float32) / 255.0)[..., None]
         with self._lock:
-            return self._runner.run(batch)
+            raw = self._runner.run(batch)
+        if raw.ndim != 2 or raw.shape[1] not in (DIGITS, DIGITS + 1):
+            raise ModelLoadError(f"{self.path} gives {raw.shape[1:]} outputs, not 10 or 11")
+        digits = raw[:, :DIGITS]
+        if raw.shape[1] == DIGITS:
+            return Scores(digits, np.ones(len(raw), np.float32))
+        mass = digits.sum(axis=1, keepdims=True)
+        probs = np.divide(digits, mass, out=np.full_like(digits, 1.0 / DIGITS), where=mass > 0)
+        return Scores(probs.astype(np.float32), np.clip(1.0 - raw[:, DIGITS], 0.0, 1.0))
 
 
 class _Runner:

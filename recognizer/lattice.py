@@ -308,19 +308,27 @@ def _fill_ratio(crop: Crop) -> float:
 DIGIT_COST = 1.0
 
 
-def choose_segments(lattice: LineLattice, probs: np.ndarray) -> list[int]:
+def choose_segments(
+    lattice: LineLattice, probs: np.ndarray, digit_like: np.ndarray | None = None
+) -> list[int]:
     """Indices (into the lattice's crops) of the best reading of a line.
 
-    ``probs`` holds the classifier's probabilities for the lattice's crops. A reading
-    is a path through the candidate boundaries; each step is a crop read as a digit,
-    scoring log(top probability) + shape prior - DIGIT_COST, or a crop skipped as not
-    a digit, scoring its skip prior. Dynamic programming finds the best path.
+    ``probs`` holds the classifier's probabilities for the lattice's crops, and
+    ``digit_like`` (default: all 1) its probability that each crop is one whole digit
+    at all (``Classifier.score``). A reading is a path through the candidate boundaries;
+    each step is a crop read as a digit, scoring log(top probability x digit-likeness)
+    + shape prior - DIGIT_COST, or a crop skipped as not a digit, scoring its skip
+    prior. Dynamic programming finds the best path.
     """
     count = len(lattice.positions)
     best = np.full(count, -np.inf)
     best[0] = 0.0
     back: list[tuple[int, int] | None] = [None] * count
-    top = np.log(np.clip(probs.max(axis=1), 1e-6, 1.0)) if len(probs) else np.zeros(0)
+    if len(probs):
+        like = np.ones(len(probs)) if digit_like is None else np.asarray(digit_like)
+        top = np.log(np.clip(probs.max(axis=1) * like, 1e-6, 1.0))
+    else:
+        top = np.zeros(0)
     for (start, end), index in zip(lattice.spans, lattice.span_crops, strict=True):
         if best[start] == -np.inf:
             continue

@@ -58,18 +58,20 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
     if crops:
         inputs = normalize_batch([crop.mask for crop in crops])
         model = classifier if classifier is not None else default_classifier()
-        probs = apply_style_priors(inputs, model.predict(inputs))
+        scores = model.score(inputs)
+        probs = apply_style_priors(inputs, scores.probs)
         offset = 0
         for line_number, lattice in enumerate(segmentation.lines):
             count = len(lattice.crops)
             line_probs = probs[offset : offset + count]
-            for index in choose_segments(lattice, line_probs):
+            digit_like = scores.digit_like[offset : offset + count]
+            for index in choose_segments(lattice, line_probs, digit_like):
                 row = line_probs[index]
                 digits.append(
                     Digit(
                         label=int(np.argmax(row)),
                         probs=tuple(float(p) for p in row),
-                        box=_original_box(lattice.crops[index], loaded, segmentation.scale),
+                        box=box_in_photo(lattice.crops[index], loaded, segmentation.scale),
                         line=line_number,
                         crop=inputs[offset + index],
                     )
@@ -91,7 +93,7 @@ def _preview(loaded: LoadedImage) -> tuple[np.ndarray, float]:
     return preview, preview.shape[1] / loaded.original_size[0]
 
 
-def _original_box(crop: Crop, loaded: LoadedImage, segmentation_scale: float) -> Box:
+def box_in_photo(crop: Crop, loaded: LoadedImage, segmentation_scale: float) -> Box:
     """Map a crop's box from the segmentation's pixels to the original photo."""
     width, height = loaded.original_size
     scale = loaded.scale * segmentation_scale

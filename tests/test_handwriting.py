@@ -203,12 +203,13 @@ def test_prepare_data_adds_synthetic_digits_to_training_only(mnist_path: Path) -
     from training.train import TrainConfig, prepare_data
 
     mnist = load_mnist(mnist_path)
-    plain = prepare_data(TrainConfig(limit=3000, synthetic=0, seed=4), mnist)
-    mixed = prepare_data(TrainConfig(limit=3000, synthetic=1000, seed=4), mnist)
-    x_tr0, y_tr0, x_val0, y_val0, _ = plain
-    x_tr, y_tr, x_val, y_val, n_samples = mixed
+    plain = prepare_data(TrainConfig(limit=3000, synthetic=0, photos=0, seed=4), mnist)
+    mixed = prepare_data(TrainConfig(limit=3000, synthetic=1000, photos=0, seed=4), mnist)
+    x_tr0, y_tr0, x_val0, y_val0 = plain[:4]
+    x_tr, y_tr, x_val, y_val = mixed[:4]
     added = round(1000 * 3000 / 60000)
-    assert n_samples == 0
+    assert mixed.user_samples == 0 and mixed.synthetic_digits == added
+    assert mixed.classes == plain.classes == 10
     assert len(x_tr) == len(x_tr0) + added
     # Validation is the same MNIST hold-out, image for image.
     np.testing.assert_array_equal(x_val, x_val0)

@@ -174,17 +174,17 @@ def test_bad_input_raises_a_friendly_error(classifier) -> None:
 
 
 class CountingClassifier:
-    """Wraps a classifier and counts predict calls and crops."""
+    """Wraps a classifier and counts model calls and crops."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
         self.calls = 0
         self.crops = 0
 
-    def predict(self, crops: np.ndarray) -> np.ndarray:
+    def score(self, crops: np.ndarray):
         self.calls += 1
         self.crops += len(crops)
-        return self.inner.predict(crops)
+        return self.inner.score(crops)
 
 
 def test_one_predict_call_per_photo(clear_digits, classifier) -> None:
@@ -274,3 +274,31 @@ def test_a_flag_one_is_not_taken_for_a_seven() -> None:
     assert adjusted[1].argmax() == 7
     assert np.allclose(adjusted.sum(axis=1), 1.0)
     assert top_width(seven) > 0.9 > 0.6 > top_width(flag_one)
+
+
+def test_ten_and_eleven_output_models_answer_alike(mnist_test) -> None:
+    """A ten-output model (v1) is one digit by definition; the eleven-output shipped
+    model gives ten digit probabilities summing to one and its own digit-likeness."""
+    from recognizer.classifier import Classifier, shipped_model_path
+
+    x, _ = mnist_test
+    old = Classifier.load(shipped_model_path().with_name("digitbot-v1.tflite")).score(x[:50])
+    new = Classifier.load(shipped_model_path()).score(x[:50])
+    assert old.probs.shape == new.probs.shape == (50, 10)
+    np.testing.assert_array_equal(old.digit_like, np.ones(50, np.float32))
+    np.testing.assert_allclose(new.probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert 0.0 <= new.digit_like.min() and new.digit_like.max() <= 1.0
+    assert (new.probs.argmax(axis=1) == old.probs.argmax(axis=1)).mean() >= 0.98
+
+
+def test_a_model_with_other_outputs_is_refused(tmp_path) -> None:
+    keras = pytest.importorskip("keras")
+    from recognizer.classifier import Classifier
+    from recognizer.types import ModelLoadError
+
+    inputs = keras.Input((28, 28, 1))
+    outputs = keras.layers.Dense(12, activation="softmax")(keras.layers.Flatten()(inputs))
+    path = tmp_path / "twelve.keras"
+    keras.Model(inputs, outputs).save(path)
+    with pytest.raises(ModelLoadError, match="not 10 or 11"):
+        Classifier.load(path)

@@ -2,9 +2,10 @@
 
 Two sets:
 
-* 200 photos from ``photo_synth`` (seeds 0-199): MNIST *test* digits and drawn European
-  styles, on plain, ruled and squared paper and chalkboards, with perspective, shadows,
-  blur, noise, JPEG, separators, touching and broken digits.
+* 200 photos from ``training.synthetic_photos`` (seeds 0-199): MNIST *test* digits and
+  drawn European styles (never used in training), on plain, ruled and squared paper and
+  chalkboards, with perspective, shadows, blur, noise, JPEG, separators, touching and
+  broken digits.
 * The hand-drawn images in ``tests/handdrawn`` (drawn stroke by stroke, no MNIST).
 
 How the figures are computed:
@@ -28,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from photo_synth import MnistDigits, make_set
 
 from recognizer import recognize
+from training.synthetic_photos import MnistDigits, make_set
 
 SYNTH_COUNT = 200
 SYNTH_SEED = 0

@@ -251,6 +251,16 @@ def test_two_confident_digits_beat_a_doubtful_whole() -> None:
     assert choose_segments(graph, probs) == [0, 1]
 
 
+def test_a_crop_the_network_calls_no_digit_loses_to_its_cut() -> None:
+    """Touching "93" read as a confident 8: the network's "not one digit" output (a model
+    with eleven outputs) is what makes the cut into 9 and 3 win."""
+    graph = lattice([0, 5, 10], [True, False, True], [(0, 1), (1, 2), (0, 2)], [0, 1, 2], [9] * 3)
+    probs = np.stack([one_hot(9, 0.9), one_hot(3, 0.9), one_hot(8, 0.97)])
+    assert choose_segments(graph, probs) == [2]
+    assert choose_segments(graph, probs, np.array([0.95, 0.95, 1.0])) == [2]
+    assert choose_segments(graph, probs, np.array([0.95, 0.95, 0.05])) == [0, 1]
+
+
 def test_punctuation_can_be_skipped() -> None:
     graph = lattice(
         [0, 5, 10], [True, True, True], [(0, 1), (1, 2)], [0, 1], [9, 3], skip=[-9.0, -0.3]

@@ -39,7 +39,9 @@ def test_model_card_matches_reality(shipped_probs: np.ndarray, mnist_test, mnist
     _, y = mnist_test
     info = read_model_info(shipped_model_path())
     card = info.card
-    assert info.version == "v1"
+    assert info.version == "v2"
+    assert card["outputs"] == 11
+    assert card["training"]["init"].endswith("digitbot-v1.keras")
     assert info.test_accuracy == pytest.approx(
         float((shipped_probs.argmax(1) == y).mean()), abs=1e-4
     )
@@ -51,3 +53,27 @@ def test_model_card_matches_reality(shipped_probs: np.ndarray, mnist_test, mnist
         assert size <= 5 * 1024 * 1024, name
         assert (shipped_model_path().parent / name).stat().st_size == size
     assert len(json.dumps(card["test_metrics"]["confusion_matrix"])) > 0
+
+
+def test_shipped_model_knows_a_digit_from_two_or_half_of_one(mnist_test) -> None:
+    """The "not one digit" output on MNIST *test* digits, which training never saw: two
+    neighbours squeezed into one crop and the left half of a digit are mostly not one
+    digit; whole digits are."""
+    import cv2
+
+    from recognizer.normalization import normalize_batch
+
+    x, _ = mnist_test
+    singles = [cv2.threshold(x[i], 127, 255, cv2.THRESH_BINARY)[1] for i in range(400)]
+    pairs = [np.hstack([a[:, 4:24], b[:, 4:24]]) for a, b in zip(singles[::2], singles[1::2])]
+    halves = [single[:, :14] for single in singles[:200]]
+    classifier = Classifier.load(shipped_model_path())
+    like = {
+        name: classifier.score(normalize_batch(group)).digit_like
+        for name, group in (("single", singles), ("pair", pairs), ("half", halves))
+    }
+    print({name: round(float(np.median(values)), 3) for name, values in like.items()})
+    assert np.median(like["single"]) >= 0.95
+    assert (like["single"] < 0.5).mean() <= 0.05
+    assert np.median(like["pair"]) <= 0.6
+    assert np.median(like["half"]) <= 0.6

@@ -69,3 +69,34 @@ def test_augment_rotation_only_moves_ink() -> None:
     outs = np.concatenate([np.asarray(layer(bar, training=True)) for _ in range(8)])
     rows = (outs[..., 0] > 0.5).any(axis=2).sum(axis=1)
     assert rows.max() > 4
+
+
+def test_fine_tuning_starts_from_a_model_and_grows_its_head(tmp_path, mnist_test) -> None:
+    from training.data import DataError
+    from training.train import TrainConfig, initial_model
+
+    ten = build_model()
+    path = tmp_path / "ten.keras"
+    ten.save(path)
+    grown = initial_model(TrainConfig(init=path), classes=11)
+    assert grown.output_shape == (None, 11)
+    for layer in ten.layers:
+        if layer.weights and layer.name != "probs":
+            for a, b in zip(layer.get_weights(), grown.get_layer(layer.name).get_weights()):
+                np.testing.assert_array_equal(a, b)
+    kernel, bias = ten.get_layer("probs").get_weights()
+    grown_kernel, grown_bias = grown.get_layer("probs").get_weights()
+    np.testing.assert_array_equal(grown_kernel[:, :10], kernel)
+    np.testing.assert_array_equal(grown_bias[:10], bias)
+    # The new output starts small, so the ten digits read as before.
+    x = _digits(mnist_test)
+    before = np.asarray(ten(x, training=False))
+    after = np.asarray(grown(x, training=False))
+    np.testing.assert_array_equal(before.argmax(axis=1), after[:, :10].argmax(axis=1))
+    assert after[:, 10].max() < 0.5
+    # Same classes: the weights are taken as they are; a foreign file is refused.
+    same = initial_model(TrainConfig(init=path), classes=10)
+    np.testing.assert_allclose(np.asarray(same(x, training=False)), before, rtol=1e-5)
+    (tmp_path / "junk.keras").write_bytes(b"not a model")
+    with pytest.raises(DataError, match="cannot start from"):
+        initial_model(TrainConfig(init=tmp_path / "junk.keras"), classes=11)

@@ -26,6 +26,8 @@ def small_run(tmp_path_factory: pytest.TempPathFactory, mnist_path: Path) -> Pat
             str(mnist_path),
             "--out",
             str(out),
+            "--photos",
+            "12",
             "--version",
             "t1",
             "--progress-file",
@@ -46,6 +48,10 @@ def test_short_run_learns(small_run: Path) -> None:
     # MNIST images counted apart from the synthetic ones, scaled down with --limit.
     assert card["data"]["train_images"] == 10800
     assert card["data"]["synthetic_digits"] == 2000
+    # Crops of 12 synthetic photos: digits and cuts that are not one digit (an 11th output).
+    assert card["data"]["photo_digit_crops"] >= 12 * 4
+    assert card["data"]["photo_not_digit_crops"] >= 1
+    assert card["outputs"] == 11
     assert card["parameters"] > 100_000
     assert card["version"] == "t1"
 
@@ -61,10 +67,14 @@ def test_progress_file_reports_epochs_and_done(small_run: Path) -> None:
 
 def test_exported_models_agree(small_run: Path, mnist_test) -> None:
     x, _ = mnist_test
-    fast = Classifier.load(small_run / "digitbot-t1.tflite").predict(x[:500])
-    slow = Classifier.load(small_run / "digitbot-t1.keras").predict(x[:500])
-    assert (fast.argmax(1) == slow.argmax(1)).all()
-    np.testing.assert_allclose(fast, slow, atol=1e-4)
+    fast = Classifier.load(small_run / "digitbot-t1.tflite").score(x[:500])
+    slow = Classifier.load(small_run / "digitbot-t1.keras").score(x[:500])
+    assert (fast.probs.argmax(1) == slow.probs.argmax(1)).all()
+    np.testing.assert_allclose(fast.probs, slow.probs, atol=1e-4)
+    np.testing.assert_allclose(fast.digit_like, slow.digit_like, atol=1e-4)
+    # The eleventh output is live: digit-likeness is not the constant of a 10-output model.
+    assert fast.probs.shape == (500, 10)
+    assert fast.digit_like.min() < 1.0
 
 
 def test_user_samples_are_mixed_in(tmp_path: Path, mnist_path: Path, mnist_test) -> None:
@@ -75,8 +85,8 @@ def test_user_samples_are_mixed_in(tmp_path: Path, mnist_path: Path, mnist_test)
     x, y = mnist_test
     for i in range(5):
         save_sample(tmp_path / "samples", int(y[i]), 42, f"s{i}", x[i])
-    config = TrainConfig(limit=1000, samples_dir=tmp_path / "samples", synthetic=0)
-    x_tr, _y_tr, _x_val, _, n = prepare_data(config, load_mnist(mnist_path))
+    config = TrainConfig(limit=1000, samples_dir=tmp_path / "samples", synthetic=0, photos=0)
+    x_tr, _y_tr, _x_val, _, n = prepare_data(config, load_mnist(mnist_path))[:5]
     assert n == 5
     assert len(x_tr) == 900 + 5 * 20
     assert x_tr.dtype == np.float32 and x_tr.max() <= 1.0

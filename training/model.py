@@ -26,8 +26,9 @@ def _conv_bn_relu(x, filters: int, kernel: int = 3, strides: int = 1, name: str 
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def build_model(dropout: float = 0.4) -> keras.Model:
-    """Inputs are (N, 28, 28, 1) float32 in [0, 1], ink = 1; outputs softmax over 10."""
+def build_model(dropout: float = 0.4, classes: int = NUM_CLASSES) -> keras.Model:
+    """Inputs are (N, 28, 28, 1) float32 in [0, 1], ink = 1; outputs softmax over
+    ``classes``: the ten digits, and with 11 "not one digit" after them."""
     inputs = keras.Input(INPUT_SHAPE, name="digit")
     x = _conv_bn_relu(inputs, 32, name="s1a")
     x = _conv_bn_relu(x, 32, name="s1b")
@@ -40,5 +41,5 @@ def build_model(dropout: float = 0.4) -> keras.Model:
     x = _conv_bn_relu(x, 128, kernel=4, name="s3")
     x = layers.Flatten(name="flat")(x)
     x = layers.Dropout(dropout, name="head_drop")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(classes, activation="softmax", name="probs")(x)
     return keras.Model(inputs, outputs, name="digitbot_cnn")

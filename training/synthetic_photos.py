@@ -1,10 +1,10 @@
-"""Realistic, labelled, photo-like images of handwritten digit strings (for tests and bench).
+"""Realistic, labelled, photo-like images of handwritten digit strings.
 
-A library, not a test module: ``make_photo(seed, digits)`` returns one JPEG photo and the
-text a perfect reader would return; the same seed always gives the same photo. Digits
-come from the MNIST *test* set (passed in at run time, never stored in the repository),
-plus glyphs drawn with OpenCV strokes in the styles MNIST under-represents and people in
-Europe write every day: crossed 7s, 1s with a long flag, open 4s, 9s with a straight tail.
+``make_photo(seed, digits)`` returns one JPEG photo, the text a perfect reader would
+return and where each digit landed; the same seed always gives the same photo. Digits
+come from MNIST (passed in at run time, never stored in the repository), plus glyphs
+drawn with OpenCV strokes in the styles MNIST under-represents and people in Europe
+write every day: crossed 7s, 1s with a long flag, open 4s, 9s with a straight tail.
 
 What a phone photo of a note does to those digits is applied step by step:
 ink (pen, pencil, marker or chalk; colour, stroke width, breaks, touching neighbours),
@@ -13,6 +13,14 @@ not digits (``12.500,-``), the table around the page, perspective, uneven light 
 shadow, lens blur, sensor noise and JPEG compression.
 
 The expected text follows ``Recognition.text``: digits only, lines separated by a space.
+
+Two users, kept apart:
+- the recognizer's accuracy test and benchmark use MNIST *test* digits, with the drawn
+  glyphs and the stroke breaks;
+- training (``training.photo_crops``) learns from the recognizer's own crops of photos of
+  MNIST *train* digits, *without* this module's drawn glyphs and stroke breaks, so the
+  test's glyph shapes and breaks stay unseen and the test stays an honest check of them
+  (the drawn European digits training needs come from ``training.handwriting``).
 """
 
 from __future__ import annotations
@@ -59,11 +67,14 @@ class SynthPhoto:
     tags: tuple[str, ...] = field(default=())
     #: (width, height) of the photo.
     size: tuple[int, int] = (0, 0)
+    #: Every digit in reading order: its label and its ink's box (x, y, w, h) in the
+    #: photo, after the camera's perspective.
+    digits: tuple[tuple[int, tuple[int, int, int, int]], ...] = field(default=())
 
 
 @dataclass(frozen=True)
 class MnistDigits:
-    """MNIST test images grouped by label, to draw digits from."""
+    """MNIST images grouped by label, to draw digits from."""
 
     by_label: tuple[np.ndarray, ...]
 
@@ -72,9 +83,10 @@ class MnistDigits:
         return cls(tuple(images[labels == k] for k in range(10)))
 
     @classmethod
-    def load(cls, path) -> MnistDigits:
+    def load(cls, path, split: str = "test") -> MnistDigits:
+        """The ``test`` (default) or ``train`` images of an ``mnist.npz``."""
         with np.load(path) as data:
-            return cls.from_arrays(data["x_test"], data["y_test"])
+            return cls.from_arrays(data[f"x_{split}"], data[f"y_{split}"])
 
     def sample(self, label: int, rng: np.random.Generator) -> np.ndarray:
         pool = self.by_label[label]
@@ -92,12 +104,16 @@ def make_photo(
     *,
     size: tuple[int, int] | None = None,
     text: str | None = None,
+    drawn_styles: bool = True,
+    broken_strokes: bool = True,
 ) -> SynthPhoto:
     """One photo-like JPEG of 1-12 digits in 1-3 lines, fully determined by ``seed``.
 
     ``size`` (width, height) and ``text`` (lines of digits separated by spaces) fix what
     is otherwise drawn at random, for a benchmark that needs, say, 1280x960 photos of ten
     digits; everything else still comes from ``seed`` as it would without them.
+    ``drawn_styles=False`` and ``broken_strokes=False`` leave out this module's drawn
+    European glyphs and its stroke breaks (training photos do: see the module's notes).
     """
     rng = np.random.default_rng(seed)
     tags: list[str] = []
@@ -122,7 +138,14 @@ def make_photo(
     top_size = min(fit_width, fit_height, 0.3 * height)
     digit_height = float(rng.uniform(max(28.0, 0.35 * top_size), max(30.0, top_size)))
     layouts = [
-        _compose_line(line, digit_height, stroke, separators and len(line) >= 3, digits, rng, tags)
+        _compose_line(
+            line,
+            _Pen(digit_height, stroke, drawn_styles, broken_strokes),
+            separators and len(line) >= 3,
+            digits,
+            rng,
+            tags,
+        )
         for line in lines
     ]
     # Keep every line inside the middle of the photo, whatever the glyphs' widths.
@@ -142,17 +165,18 @@ def make_photo(
     low = 0.12 * height
     top = rng.uniform(low, max(low + 1, height - block_height - low))
     baselines = [top + digit_height + k * line_gap for k in range(len(lines))]
+    flat_boxes: list[tuple[float, float, float, float]] = []
     for layout, baseline in zip(layouts, baselines, strict=True):
         low_x = 0.1 * width
         left = rng.uniform(low_x, max(low_x + 1, width - layout.width - low_x))
-        _draw_line(alpha, layout, left, baseline, rng)
+        flat_boxes.extend(_draw_line(alpha, layout, left, baseline, rng))
     placed_texts = [layout.text for layout in layouts]
 
     if scene == "chalk":
         image = _chalkboard(alpha, rng, tags)
     else:
         image = _paper(alpha, scene, ruling, baselines, digit_height, tool, rng, tags)
-    image = _camera(image, rng, tags)
+    image, camera = _camera(image, rng, tags)
     quality = int(rng.integers(55, 93))
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
@@ -163,7 +187,23 @@ def make_photo(
         seed=seed,
         tags=tuple(dict.fromkeys(tags)),
         size=(width, height),
+        digits=tuple(
+            (int(label), _photo_box(box, camera, (width, height)))
+            for label, box in zip("".join(placed_texts), flat_boxes, strict=True)
+        ),
     )
+
+
+def _photo_box(box, camera: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A box on the flat page -> the box around its corners in the photo."""
+    x, y, w, h = box
+    corners = np.float32([[[x, y]], [[x + w, y]], [[x + w, y + h]], [[x, y + h]]])
+    moved = cv2.perspectiveTransform(corners, camera).reshape(-1, 2)
+    x0, y0 = np.floor(moved.min(axis=0))
+    x1, y1 = np.ceil(moved.max(axis=0))
+    x0, y0 = max(0, int(x0)), max(0, int(y0))
+    x1, y1 = min(size[0], int(x1)), min(size[1], int(y1))
+    return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
 
 
 # ------------------------------------------------------------------------- text
@@ -336,18 +376,30 @@ class _LineLayout:
         )
 
 
-def _compose_line(text, digit_height, stroke, amount, digits, rng, tags) -> _LineLayout:
+@dataclass(frozen=True)
+class _Pen:
+    """How the writer of one photo writes."""
+
+    digit_height: float
+    stroke: float
+    drawn_styles: bool
+    broken_strokes: bool
+
+
+def _compose_line(text, pen: _Pen, amount, digits, rng, tags) -> _LineLayout:
     """Choose the glyphs (MNIST or a drawn style), the gaps and the separators of a line."""
+    digit_height, stroke = pen.digit_height, pen.stroke
     glyphs = []
     for char in text:
         label = int(char)
         size = digit_height * rng.uniform(0.88, 1.08)
-        if label in STYLE_LABELS and rng.random() < STYLE_PROBABILITY:
+        styled = label in STYLE_LABELS and rng.random() < STYLE_PROBABILITY
+        if styled and pen.drawn_styles:
             glyph = _styled_glyph(label, size, stroke, rng)
             tags.append(f"style{label}")
         else:
             glyph = _mnist_glyph(digits.sample(label, rng), size, stroke, rng)
-        if rng.random() < BROKEN_PROBABILITY:
+        if rng.random() < BROKEN_PROBABILITY and pen.broken_strokes:
             glyph = _break_strokes(glyph, stroke * size, rng)
             tags.append("broken")
         glyphs.append(glyph)
@@ -366,13 +418,20 @@ def _compose_line(text, digit_height, stroke, amount, digits, rng, tags) -> _Lin
     return _LineLayout(text, glyphs, gaps, marks, digit_height, stroke)
 
 
-def _draw_line(alpha, layout: _LineLayout, left: float, baseline: float, rng) -> None:
-    """Paint a composed line into ``alpha``, slightly tilted and wavy as handwriting is."""
+def _draw_line(alpha, layout: _LineLayout, left: float, baseline: float, rng) -> list:
+    """Paint a composed line into ``alpha``, slightly tilted and wavy as handwriting is.
+
+    Returns each glyph's ink box (x, y, w, h) on the page.
+    """
     tilt = rng.uniform(-0.04, 0.04)
     x = left
+    boxes = []
     for index, glyph in enumerate(layout.glyphs):
         y_jitter = rng.normal(0, 0.03) * layout.digit_height + tilt * (x - left)
-        _stamp(alpha, glyph, x, baseline + y_jitter - glyph.shape[0] + 4)
+        y = baseline + y_jitter - glyph.shape[0] + 4
+        _stamp(alpha, glyph, x, y)
+        ink_x, ink_y, ink_w, ink_h = cv2.boundingRect((glyph > 0.5).astype(np.uint8))
+        boxes.append((round(x) + ink_x, round(y) + ink_y, ink_w, ink_h))
         x += glyph.shape[1]
         if index < len(layout.gaps):
             mark = layout.marks.get(index + 1)
@@ -383,6 +442,7 @@ def _draw_line(alpha, layout: _LineLayout, left: float, baseline: float, rng) ->
     if "end" in layout.marks:
         mark_x = x + 0.1 * layout.digit_height
         _draw_mark(alpha, ",-", mark_x, baseline + tilt * (x - left), layout, rng)
+    return boxes
 
 
 def _separator_slots(length: int, rng) -> dict:
@@ -513,8 +573,11 @@ def _grain(rng, shape) -> np.ndarray:
     return cv2.blur(noise, (3, 3)) * 1.6 - 0.3
 
 
-def _camera(image: np.ndarray, rng, tags: list[str]) -> np.ndarray:
-    """Table, perspective, blur, noise: the phone's share of the damage (uint8 BGR)."""
+def _camera(image: np.ndarray, rng, tags: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Table, perspective, blur, noise: the phone's share of the damage (uint8 BGR).
+
+    Returns the photo and the perspective matrix from the page to it.
+    """
     height, width = image.shape[:2]
     table = np.array(TABLES[rng.integers(len(TABLES))], np.float64)
     src = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
@@ -549,7 +612,7 @@ def _camera(image: np.ndarray, rng, tags: list[str]) -> np.ndarray:
     noise *= rng.uniform(1.5, 6.0)
     noisy = image.astype(np.float32)
     noisy += noise[..., None]
-    return np.clip(noisy, 0, 255, out=noisy).astype(np.uint8)
+    return np.clip(noisy, 0, 255, out=noisy).astype(np.uint8), matrix
 
 
 def _lighting(rng, shape, tags: list[str], texture: float) -> np.ndarray:
