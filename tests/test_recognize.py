@@ -287,7 +287,7 @@ def test_ten_and_eleven_output_models_answer_alike(mnist_test) -> None:
     assert old.probs.shape == new.probs.shape == (50, 10)
     np.testing.assert_array_equal(old.digit_like, np.ones(50, np.float32))
     np.testing.assert_allclose(new.probs.sum(axis=1), 1.0, rtol=1e-5)
-    assert 0.0 <= new.digit_like.min() and new.digit_like.max() <= 1.0
+    assert new.digit_like.min() >= 0.0 and new.digit_like.max() <= 1.0
     assert (new.probs.argmax(axis=1) == old.probs.argmax(axis=1)).mean() >= 0.98
 
 

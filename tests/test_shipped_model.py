@@ -65,7 +65,10 @@ def test_shipped_model_knows_a_digit_from_two_or_half_of_one(mnist_test) -> None
 
     x, _ = mnist_test
     singles = [cv2.threshold(x[i], 127, 255, cv2.THRESH_BINARY)[1] for i in range(400)]
-    pairs = [np.hstack([a[:, 4:24], b[:, 4:24]]) for a, b in zip(singles[::2], singles[1::2])]
+    pairs = [
+        np.hstack([a[:, 4:24], b[:, 4:24]])
+        for a, b in zip(singles[::2], singles[1::2], strict=True)
+    ]
     halves = [single[:, :14] for single in singles[:200]]
     classifier = Classifier.load(shipped_model_path())
     like = {

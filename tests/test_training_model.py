@@ -82,7 +82,9 @@ def test_fine_tuning_starts_from_a_model_and_grows_its_head(tmp_path, mnist_test
     assert grown.output_shape == (None, 11)
     for layer in ten.layers:
         if layer.weights and layer.name != "probs":
-            for a, b in zip(layer.get_weights(), grown.get_layer(layer.name).get_weights()):
+            for a, b in zip(
+                layer.get_weights(), grown.get_layer(layer.name).get_weights(), strict=True
+            ):
                 np.testing.assert_array_equal(a, b)
     kernel, bias = ten.get_layer("probs").get_weights()
     grown_kernel, grown_bias = grown.get_layer("probs").get_weights()
