@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.photo_crops import MATCH_IOU, crops_of_photo, iou, photo_crops
+from training.photo_crops import (
+    MATCH_IOU,
+    NOT_A_DIGIT,
+    crop_label,
+    crops_of_photo,
+    iou,
+    photo_crops,
+)
 from training.synthetic_photos import MnistDigits, make_photo
 
 
@@ -19,6 +26,17 @@ def test_iou_of_boxes() -> None:
     assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
     assert iou((0, 0, 10, 10), (10, 0, 10, 10)) == 0.0
     assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+
+
+def test_crop_labels() -> None:
+    digits = ((4, (100, 50, 40, 60)), (7, (150, 52, 40, 60)))
+    assert crop_label((102, 50, 38, 60), digits) == 4  # the digit, give or take
+    assert crop_label((100, 50, 90, 62), digits) == NOT_A_DIGIT  # both digits in one
+    assert crop_label((300, 50, 10, 10), digits) == NOT_A_DIGIT  # a mark off the digits
+    assert crop_label((100, 50, 12, 60), digits) == NOT_A_DIGIT  # a sliver of the 4
+    assert crop_label((100, 50, 20, 60), digits) is None  # half of the 4: unclear
+    assert crop_label((100, 50, 28, 60), digits) == 4  # most of the 4
+    assert crop_label((0, 0, 5, 5), ()) == NOT_A_DIGIT
 
 
 def test_photo_knows_where_its_digits_are(digits: MnistDigits) -> None:
@@ -68,8 +86,9 @@ def test_a_crop_off_every_digit_gets_no_label(digits: MnistDigits) -> None:
 
 
 def test_photo_crops_are_reproducible_in_processes(digits: MnistDigits) -> None:
-    one = photo_crops(4, digits, seed=2, workers=1)
-    two = photo_crops(4, digits, seed=2, workers=2)
+    one = photo_crops(4, digits, seed=2, workers=1, not_digits=True)
+    two = photo_crops(4, digits, seed=2, workers=2, not_digits=True)
     assert len(one.labels) >= 4
+    assert (one.labels == NOT_A_DIGIT).any() and (one.labels < NOT_A_DIGIT).any()
     np.testing.assert_array_equal(one.labels, two.labels)
     np.testing.assert_array_equal(one.images, two.images)

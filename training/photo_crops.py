@@ -7,7 +7,10 @@ neighbour, a pen mark from the paper. Those differences cost more readings on ph
 the network's MNIST error does. So training also learns from the crops the recognizer
 itself cuts out of photos of MNIST *train* digits (``training.synthetic_photos``): each
 photo is segmented exactly as the bot would segment it, and every candidate crop whose
-box matches a digit's is labelled with that digit.
+box matches a digit's is labelled with that digit. The cuts that are clearly not one
+digit (two touching digits read as one, half a digit, a separator, a stray mark) can be
+labelled too, as ``NOT_A_DIGIT``: they teach the network the eleventh output the
+recognizer uses to choose between cuts (``recognizer.classifier.Scores.digit_like``).
 
 The photos leave out the synthesiser's drawn glyphs and stroke breaks, which only the
 accuracy test uses (see ``training.synthetic_photos``), and their seeds start far above
