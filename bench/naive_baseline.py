@@ -52,8 +52,9 @@ def naive_input(photo: bytes) -> np.ndarray:
 
 
 def naive_read(photo: bytes, model) -> tuple[int, np.ndarray]:
-    """The one digit the naive approach reads in a photo, and its ten probabilities."""
-    probs = np.asarray(model.predict(naive_input(photo), verbose=0))[0]
+    """The one digit the naive approach reads in a photo, and its ten probabilities
+    (a model's eleventh output, "not one digit", is not a reading a demo would give)."""
+    probs = np.asarray(model.predict(naive_input(photo), verbose=0))[0][:10]
     return int(np.argmax(probs)), probs
 
 

@@ -27,7 +27,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory, mnist_path: Path) -> Pat
             "--out",
             str(out),
             "--photos",
-            "12",
+            "60",
             "--version",
             "t1",
             "--progress-file",
@@ -48,7 +48,8 @@ def test_short_run_learns(small_run: Path) -> None:
     # MNIST images counted apart from the synthetic ones, scaled down with --limit.
     assert card["data"]["train_images"] == 10800
     assert card["data"]["synthetic_digits"] == 2000
-    # Crops of 12 synthetic photos: digits and cuts that are not one digit (an 11th output).
+    # Crops of 12 synthetic photos (60 scaled down with --limit like the drawn digits):
+    # digits and cuts that are not one digit, which give the network an 11th output.
     assert card["data"]["photo_digit_crops"] >= 12 * 4
     assert card["data"]["photo_not_digit_crops"] >= 1
     assert card["outputs"] == 11
