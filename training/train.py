@@ -47,7 +47,7 @@ SAMPLE_REPEAT = 20
 #: to be learnt without drowning MNIST's own variety. A ``limit`` scales it down alike.
 SYNTHETIC_DIGITS = 10_000
 #: Synthetic photos whose recognizer crops join the training split: about 37,000 crops
-#: of digits and 15,000 that are not one digit; making them takes about 8 minutes on
+#: of digits and 9,000 that are not one digit; making them takes about 8 minutes on
 #: two cores. A ``limit`` scales it down alike.
 PHOTOS = 5_000
 
