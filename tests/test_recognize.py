@@ -26,6 +26,7 @@ from recognizer import pipeline as pipeline_module
 from recognizer.normalization import normalize
 from recognizer.segmentation import MAX_CANDIDATES
 from recognizer.styles import apply_style_priors, top_width
+from training.photo_crops import iou
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +84,7 @@ def png(image: np.ndarray) -> bytes:
 
 def overlap(a: tuple[int, int, int, int], box) -> float:
     """Intersection over union of (x, y, w, h) and a recognizer Box."""
-    ax0, ay0, aw, ah = a
-    bx0, by0, bw, bh = box.x, box.y, box.w, box.h
-    ix = max(0, min(ax0 + aw, bx0 + bw) - max(ax0, bx0))
-    iy = max(0, min(ay0 + ah, by0 + bh) - max(ay0, by0))
-    inter = ix * iy
-    return inter / (aw * ah + bw * bh - inter)
+    return iou(a, (box.x, box.y, box.w, box.h))
 
 
 def test_reads_a_string_with_boxes_and_crops(clear_digits, classifier) -> None:

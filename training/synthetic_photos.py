@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from recognizer.normalization import stroke_width
+
 #: Photo sizes (width, height) a phone or a messenger produces.
 PHOTO_SIZES = ((1280, 960), (960, 1280), (1600, 1200), (1024, 768), (800, 600), (1200, 1600))
 
@@ -241,7 +243,7 @@ def _mnist_glyph(image: np.ndarray, height: float, stroke: float, rng) -> np.nda
     # MNIST's own strokes vary (6-14% of the height); reach the writer's width from
     # the measured one by dilating or eroding.
     mask = (big >= 0.45).astype(np.uint8)
-    change = round(stroke * height - _stroke_width(mask))
+    change = round(stroke * height - stroke_width(mask))
     if change > 0:
         mask = cv2.dilate(mask, _disc(change + 1))
     elif change < -1:
@@ -250,13 +252,6 @@ def _mnist_glyph(image: np.ndarray, height: float, stroke: float, rng) -> np.nda
             mask = thinner
     mask = np.pad(mask, 4)
     return _soften(mask.astype(np.float32), height)
-
-
-def _stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width of a 0/1 mask: twice its area over its boundary length."""
-    area = int(mask.sum())
-    inner = int(cv2.erode(mask, np.ones((3, 3), np.uint8), borderValue=0).sum())
-    return 2.0 * area / max(1, area - inner)
 
 
 def _styled_glyph(label: int, height: float, stroke: float, rng) -> np.ndarray:
