@@ -23,6 +23,12 @@ MIN_DIGIT_HEIGHT = 10
 MAX_PIECES = 300
 
 
+#: A component this many digit heights tall (and no wider than a digit) may be two
+#: digits of neighbouring lines that touch, one above the other (cramped writing).
+STACKED_MIN_HEIGHT = 2.0
+STACKED_MAX_HEIGHT = 3.2
+
+
 #: A lone piece this many digit heights above or below every line of writing is no digit.
 FAR_SINGLE_GAP = 3.0
 
@@ -139,6 +145,14 @@ def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
     pen = weighted_median(strokes[usable], area[usable])
     hairline = (strokes < 0.45 * pen) & (np.minimum(w, h) < 0.2 * hd)
     keep = usable & ~small & ~too_tall & ~edge_piece & ~flat_line & ~thin_line & ~hairline
+    stacked = (
+        usable
+        & ~at_border
+        & (h > STACKED_MIN_HEIGHT * hd)
+        & (h <= STACKED_MAX_HEIGHT * hd)
+        & (w >= 0.4 * hd)
+        & (w <= 1.4 * hd)
+    )
     pieces = [
         Piece(
             int(x[i]),
@@ -151,11 +165,62 @@ def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
         )
         for i in np.flatnonzero(keep)
     ]
+    next_label = count
+    for i in np.flatnonzero(stacked):
+        box = (int(x[i]), int(y[i]), int(w[i]), int(h[i]))
+        halves = split_stacked(labels, int(i), box, next_label, hd, float(strokes[i]))
+        if halves:
+            pieces.extend(halves)
+            next_label += 1
     if len(pieces) > MAX_PIECES:
         pieces = sorted(pieces, key=lambda p: p.area, reverse=True)[:MAX_PIECES]
     pieces = merge_overlapping(pieces, hd)
     pieces = [p for p in pieces if not is_punctuation(p, hd) or _over_a_digit(p, pieces, hd)]
     return Components(labels, pieces, digit_height, pen)
+
+
+def split_stacked(
+    labels: np.ndarray,
+    label: int,
+    box: tuple[int, int, int, int],
+    new_label: int,
+    digit_height: float,
+    stroke: float,
+) -> list[Piece]:
+    """Two digits of neighbouring lines that touch, one above the other, as two pieces.
+
+    The component is cut at its narrowest row in its middle part, where the digits
+    meet; the lower part takes ``new_label`` in ``labels``. A component without a narrow
+    waist there, or whose parts are not both about a digit tall, is left alone (none).
+    """
+    x0, y0, span, height = box
+    region = labels[y0 : y0 + height, x0 : x0 + span]
+    rows, cols = np.nonzero(region == label)
+    width_per_row = np.bincount(rows, minlength=height)
+    low, high = round(0.3 * height), round(0.7 * height)
+    cut = low + int(np.argmin(width_per_row[low:high]))
+    if width_per_row[cut] > max(0.35 * span, 2.5 * stroke):
+        return []
+    lower = rows >= cut
+    halves = []
+    for part in (~lower, lower):
+        part_rows, part_cols = rows[part], cols[part]
+        part_height = int(part_rows.max()) + 1 - int(part_rows.min())
+        if part_height < 0.6 * digit_height or part_height > 1.4 * digit_height:
+            return []
+        halves.append(
+            Piece(
+                x0 + int(part_cols.min()),
+                y0 + int(part_rows.min()),
+                x0 + int(part_cols.max()) + 1,
+                y0 + int(part_rows.max()) + 1,
+                [new_label if part is lower else label],
+                int(part.sum()),
+                stroke,
+            )
+        )
+    region[rows[lower], cols[lower]] = new_label
+    return halves
 
 
 def merge_overlapping(pieces: list[Piece], digit_height: float) -> list[Piece]:

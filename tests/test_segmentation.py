@@ -194,6 +194,26 @@ def test_two_lines_of_digits() -> None:
     assert crop_count(image) == [3, 2]
 
 
+def test_digits_of_two_lines_that_touch_are_split_apart() -> None:
+    """Cramped writing: the 0 of '305' runs into the 2 of '928' below it."""
+    image = page(900, 800)
+    write(image, "305", (200, 330), scale=4, thickness=10)
+    write(image, "928", (200, 440), scale=4, thickness=10)
+    cv2.line(image, (312, 320), (312, 365), 30, 10)
+    mask = ink_mask(image)
+    assert components(mask) == 5
+    assert crop_count(image) == [3, 3]
+
+
+def test_a_tall_component_without_a_waist_is_not_split() -> None:
+    """A solid bar two digits tall beside a string is no pair of stacked digits."""
+    image = page(900, 800)
+    write(image, "305", (200, 330), scale=4, thickness=10)
+    cv2.rectangle(image, (600, 200), (650, 400), 30, 12)
+    components_ = find_pieces(ink_mask(image))
+    assert len(components_.pieces) == 3
+
+
 def test_touching_digits_get_candidate_cuts() -> None:
     image = page(900, 500)
     (width, _), _ = cv2.getTextSize("0", FONT, 6, 12)
