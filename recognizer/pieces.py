@@ -325,17 +325,26 @@ def drop_far_singles(lines: list[list[Piece]], digit_height: float) -> list[list
 
 
 def group_lines(pieces: list[Piece], digit_height: float) -> list[list[Piece]]:
-    """Chain pieces left to right into lines (tolerates a tilted string), top to bottom."""
+    """Chain pieces left to right into lines (tolerates a tilted string), top to bottom.
+
+    A piece joins the line whose band it overlaps most in height: the band its latest
+    complete digits span (the latest, because a tilted string drifts; complete ones,
+    because a dot or a fragment is a poor guide). A line of fragments only takes a piece
+    that no line of digits will.
+    """
     lines: list[list[Piece]] = []
     for piece in sorted(pieces, key=lambda p: p.x0):
-        best, best_overlap = None, 0.0
+        best, best_rank = None, (False, 0.0)
         for line in lines:
-            last = max(line[-3:], key=lambda p: p.h)  # a short piece is a poor guide
-            overlap = min(last.y1, piece.y1) - max(last.y0, piece.y0)
-            fraction = overlap / max(1, min(last.h, piece.h))
+            complete = [p for p in line[-3:] if p.h >= 0.6 * digit_height]
+            guides = complete or [max(line[-3:], key=lambda p: p.h)]
+            top, bottom = min(p.y0 for p in guides), max(p.y1 for p in guides)
+            overlap = min(bottom, piece.y1) - max(top, piece.y0)
+            fraction = overlap / max(1, min(bottom - top, piece.h))
             gap = piece.x0 - line[-1].x1
-            if fraction > 0.35 and gap < 4 * digit_height and fraction > best_overlap:
-                best, best_overlap = line, fraction
+            rank = (bool(complete), fraction)
+            if fraction > 0.35 and gap < 4 * digit_height and rank > best_rank:
+                best, best_rank = line, rank
         if best is None:
             lines.append([piece])
         else:

@@ -187,6 +187,28 @@ def test_lines_are_grouped_top_to_bottom_and_left_to_right() -> None:
     assert [[p.labels[0] for p in line] for line in lines] == [[2, 3, 5], [4, 1]]
 
 
+def test_a_fragment_does_not_take_the_next_digit_of_a_tilted_string() -> None:
+    """A string rising to the right, with a stray mark above it before its last digit
+    (the case where the last digit used to end up on a line of its own)."""
+    digits = [
+        Piece(100 + 80 * k, 300 - 14 * k, 150 + 80 * k, 372 - 14 * k, [k], 1) for k in range(7)
+    ]
+    fragment = Piece(655, 190, 672, 212, [50], 1)
+    last = Piece(668, 188, 720, 262, [60], 1)
+    lines = group_lines([*digits, fragment, last], 72)
+    main = max(lines, key=len)
+    assert [p.labels[0] for p in main if p is not fragment] == [*range(7), 60]
+
+
+def test_a_detached_bar_over_the_last_digit_stays_on_its_line() -> None:
+    """The bar of a 5 drawn apart, above and right of its body, at the end of a string."""
+    digits = [Piece(100 + 90 * k, 300, 160 + 90 * k, 380, [k], 1) for k in range(3)]
+    body = Piece(370, 335, 425, 385, [3], 1)
+    bar = Piece(420, 306, 455, 320, [4], 1)
+    lines = group_lines([*digits, body, bar], 80)
+    assert [[p.labels[0] for p in line] for line in lines] == [[0, 1, 2, 3, 4]]
+
+
 def test_two_lines_of_digits() -> None:
     image = page(900, 700)
     write(image, "123", (100, 250), scale=4)
