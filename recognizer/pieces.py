@@ -70,7 +70,7 @@ class Components:
     labels: np.ndarray
     pieces: list[Piece]
     digit_height: float
-    #: Typical stroke width of the ink (pixels).
+    #: Typical stroke width of the writing (pixels): of the digit-sized pieces kept.
     pen: float
 
 
@@ -176,6 +176,12 @@ def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
         pieces = sorted(pieces, key=lambda p: p.area, reverse=True)[:MAX_PIECES]
     pieces = merge_overlapping(pieces, hd)
     pieces = [p for p in pieces if not is_punctuation(p, hd) or _over_a_digit(p, pieces, hd)]
+    # The pen of the writing, from the digit-sized pieces only: on squared or ruled
+    # paper the remnants of the lines outweigh the digits among all components, and a
+    # lone digit would look drawn with another pen than the writing's.
+    writing = keep & (h >= 0.6 * hd)
+    if writing.any():
+        pen = weighted_median(strokes[writing], area[writing])
     return Components(labels, pieces, digit_height, pen)
 
 
@@ -305,23 +311,28 @@ def drop_far_singles(lines: list[list[Piece]], digit_height: float) -> list[list
 
     People write a number as a block of lines a line gap apart; one lone mark many digit
     heights away from every line of two or more digits is the tip of a shadow or a scrap
-    of a ruled line past its end, not a digit (``FAR_SINGLE_GAP``).
+    of a ruled line past its end, not a digit (``FAR_SINGLE_GAP``). A lone digit near
+    the writing joins the block, so a lone digit a line gap beyond it is kept too.
     """
-    writing = [line for line in lines if len(line) >= 2]
-    if not writing:
+    block = [line for line in lines if len(line) >= 2]
+    if not block:
         return lines
-    kept = []
-    for line in lines:
-        if len(line) == 1:
+    singles = [line for line in lines if len(line) == 1]
+    joined = True
+    while joined:
+        joined = False
+        for line in singles:
             piece = line[0]
             gap = min(
                 max(min(p.y0 for p in other) - piece.y1, piece.y0 - max(p.y1 for p in other))
-                for other in writing
+                for other in block
             )
-            if gap > FAR_SINGLE_GAP * digit_height:
-                continue
-        kept.append(line)
-    return kept
+            if gap <= FAR_SINGLE_GAP * digit_height:
+                block.append(line)
+                singles.remove(line)
+                joined = True
+                break
+    return [line for line in lines if not any(line is far for far in singles)]
 
 
 def group_lines(pieces: list[Piece], digit_height: float) -> list[list[Piece]]:

@@ -8,7 +8,14 @@ import pytest
 
 from recognizer.ink import binarize, contrast_map, estimate_background, ink_contrast, ink_mask
 from recognizer.lattice import Crop, LineLattice, build_lattice, choose_segments
-from recognizer.pieces import Piece, find_pieces, group_lines, is_punctuation
+from recognizer.pieces import (
+    Piece,
+    drop_far_singles,
+    find_pieces,
+    group_lines,
+    is_punctuation,
+    is_stray,
+)
 from recognizer.ruled_lines import (
     RuledLine,
     _line_thicknesses,
@@ -316,6 +323,33 @@ def test_a_lone_mark_far_from_the_writing_is_not_a_digit() -> None:
     image = write(page(800, 900), "2357", (150, 200), scale=3)
     cv2.line(image, (400, 760), (404, 840), 60, 6, cv2.LINE_AA)
     assert crop_count(image) == [4]
+
+
+def test_the_pen_is_the_writing_s_not_the_remnants_of_lines() -> None:
+    """Scraps of squared paper outweigh three digits in ink; the pen is still the digits'
+    (else a lone digit on its own line looks drawn with another pen and is dropped)."""
+    mask = np.zeros((800, 1200), np.uint8)
+    cv2.putText(mask, "305", (300, 300), FONT, 4, 255, 12)
+    for k in range(120):
+        x, y = 40 + (k % 12) * 95, 420 + (k // 12) * 35
+        cv2.line(mask, (x, y), (x + 60, y), 255, 2)
+    components_ = find_pieces(mask)
+    assert len(components_.pieces) == 3
+    strokes = [piece.stroke for piece in components_.pieces]
+    assert min(strokes) <= components_.pen <= max(strokes)
+    assert not is_stray([components_.pieces[0]], components_.digit_height, components_.pen)
+
+
+def test_lone_digits_a_line_gap_apart_beyond_the_writing_are_kept() -> None:
+    """A block of lines: two digits, then a lone digit on each of the next two lines."""
+    lines = [
+        [Piece(100, 100, 150, 170, [1], 1), Piece(170, 100, 220, 170, [2], 1)],
+        [Piece(100, 330, 150, 400, [3], 1)],
+        [Piece(100, 560, 150, 630, [4], 1)],
+        [Piece(100, 1600, 150, 1670, [5], 1)],  # far beyond: a scrap, not a digit
+    ]
+    kept = drop_far_singles(lines, 70)
+    assert [line[0].labels[0] for line in kept] == [1, 3, 4]
 
 
 def test_a_lone_digit_a_line_below_the_writing_is_kept() -> None:
