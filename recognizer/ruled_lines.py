@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -23,6 +24,8 @@ LINE_EVIDENCE = 4
 #: the thickness from which it is a stroke rather than a ruled line.
 LINE_RUN = 6
 LINE_THICK = 5
+#: A line is in the ink mask when at least this share of the samples along it touch ink.
+LINE_INK_COVERAGE = 0.6
 #: Ruled lines are looked for within this many degrees of horizontal and vertical.
 LINE_MAX_TILT = 12
 
@@ -105,8 +108,13 @@ def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
     lines; those pixels stay. A "line" much thicker than the others is the straight
     stroke of a large digit (a 1, a 7's stem) and is left alone.
     """
-    thickness = _line_thicknesses(mask, lines)
-    measured = [t for t in thickness if t > 0]
+    thickness, coverage = _line_ink(mask, lines)
+    # The lines' typical thickness is measured on the lines that are in the mask: a
+    # line too faint to be ink touches ink only where it crosses digits, and would
+    # pass a stroke's width for its own. Without any line in the mask, nothing is erased.
+    measured = [
+        t for t, share in zip(thickness, coverage, strict=True) if share >= LINE_INK_COVERAGE
+    ]
     if not measured:
         return mask
     typical = float(np.median(measured))
@@ -142,9 +150,17 @@ def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
     return cleaned
 
 
-def _line_thicknesses(mask: np.ndarray, lines: list[RuledLine]) -> list[float]:
-    """Thickness of each line: the median count of ink pixels across it, sampled every
-    12 pixels along it (0 where no sample touches ink).
+class LineInk(NamedTuple):
+    #: The median count of ink pixels across each line, over the samples that touch
+    #: ink (0 where none does).
+    thickness: list[float]
+    #: The share of each line's samples that touch ink.
+    coverage: list[float]
+
+
+def _line_ink(mask: np.ndarray, lines: list[RuledLine]) -> LineInk:
+    """How thick each line is in the ink mask, and how much of it is there, from
+    samples of the ink across it every 12 pixels along it.
 
     All lines' samples are gathered in one indexing operation: squared paper has dozens
     of lines, and per-line NumPy calls cost more than the pixels they read.
@@ -178,11 +194,13 @@ def _line_thicknesses(mask: np.ndarray, lines: list[RuledLine]) -> list[float]:
         owners.append(owner)
     thickness = [0.0] * len(lines)
     if not counts:
-        return thickness
+        return LineInk(thickness, [0.0] * len(lines))
     count, owner = np.concatenate(counts), np.concatenate(owners)
     touched = count > 0
+    samples = np.bincount(owner, minlength=len(lines))
+    coverage = np.bincount(owner[touched], minlength=len(lines)) / np.maximum(samples, 1)
     if not touched.any():
-        return thickness
+        return LineInk(thickness, coverage.tolist())
     count, owner = count[touched], owner[touched]
     order = np.lexsort((count, owner))
     count, owner = count[order], owner[order]
@@ -192,7 +210,7 @@ def _line_thicknesses(mask: np.ndarray, lines: list[RuledLine]) -> list[float]:
     middle_high = count[starts + sizes // 2]
     for k, low, high in zip(owner[starts], middle_low, middle_high, strict=True):
         thickness[int(k)] = (float(low) + float(high)) / 2.0
-    return thickness
+    return LineInk(thickness, coverage.tolist())
 
 
 def default_line_length(contrast: np.ndarray) -> int:

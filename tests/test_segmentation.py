@@ -18,7 +18,7 @@ from recognizer.pieces import (
 )
 from recognizer.ruled_lines import (
     RuledLine,
-    _line_thicknesses,
+    _line_ink,
     find_ruled_lines,
     remove_ruled_lines,
 )
@@ -361,7 +361,8 @@ def test_a_lone_digit_a_line_below_the_writing_is_kept() -> None:
 
 def test_line_thickness_of_many_lines_at_once() -> None:
     """The one-gather measurement equals measuring each line on its own (median count
-    of ink across the line at samples every 12 px, 0 where no sample meets ink)."""
+    of ink across the line at samples every 12 px, 0 where no sample meets ink; the
+    share of samples that meet ink)."""
     rng = np.random.default_rng(5)
     mask = np.zeros((300, 400), np.uint8)
     for y in (40, 120, 200):
@@ -375,7 +376,7 @@ def test_line_thickness_of_many_lines_at_once() -> None:
         RuledLine(0, 280, 399, 280),  # no ink at all
     ]
 
-    def one(line: RuledLine) -> float:
+    def one(line: RuledLine) -> tuple[float, float]:
         steps = max(2, int(np.hypot(line.x1 - line.x0, line.y1 - line.y0) // 12))
         t = np.linspace(0.05, 0.95, steps)
         xs = np.clip(np.round(line.x0 + t * (line.x1 - line.x0)).astype(int), 0, 399)
@@ -389,7 +390,21 @@ def test_line_thickness_of_many_lines_at_once() -> None:
             )
             counts.append(np.count_nonzero(strip))
         touched = [c for c in counts if c > 0]
-        return float(np.median(touched)) if touched else 0.0
+        return (float(np.median(touched)) if touched else 0.0), len(touched) / len(counts)
 
-    assert _line_thicknesses(mask, lines) == [one(line) for line in lines]
-    assert _line_thicknesses(mask, lines)[-1] == 0.0
+    thickness, coverage = _line_ink(mask, lines)
+    assert thickness == [one(line)[0] for line in lines]
+    assert coverage == pytest.approx([one(line)[1] for line in lines])
+    assert thickness[-1] == 0.0 and coverage[-1] == 0.0
+    assert coverage[0] == 1.0
+
+
+def test_a_line_too_faint_to_be_ink_does_not_erase_the_stroke_along_it() -> None:
+    """A thick 1 drawn along a line of squared paper that is not in the ink mask: the
+    line's "thickness" there is the 1's, and erasing it would erase the 1."""
+    mask = np.zeros((600, 600), np.uint8)
+    cv2.line(mask, (300, 200), (306, 340), 255, 11)  # the 1, along the line x = 303
+    cv2.putText(mask, "8", (380, 340), FONT, 6, 255, 11)
+    lines = [RuledLine(303, 0, 303, 599), RuledLine(453, 0, 453, 599)]
+    lines += [RuledLine(0, 30 + 90 * k, 599, 30 + 90 * k) for k in range(7)]
+    assert np.array_equal(remove_ruled_lines(mask, lines), mask)
