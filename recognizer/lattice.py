@@ -120,9 +120,8 @@ def build_lattice(line: list[Piece], labels: np.ndarray, digit_height: float) ->
     seen: dict[tuple, int] = {}
     for start in range(len(positions) - 1):
         for end in range(start + 1, len(positions)):
-            width = positions[end] - positions[start]
             key = _segment_key(line, positions[start], positions[end], hd)
-            if width <= MAX_DIGIT_WIDTH * hd or _single_piece(key, line):
+            if _ink_width(key, line) <= MAX_DIGIT_WIDTH * hd or _single_piece(key, line):
                 if key not in seen:
                     crop = _segment_crop(line, labels, key)
                     seen[key] = len(crops) if crop is not None else EMPTY
@@ -230,6 +229,17 @@ def _segment_key(line: list[Piece], left: float, right: float, digit_height: flo
         elif left <= piece.cx < right:
             whole.append(index)
     return (tuple(whole), tuple(cut))
+
+
+def _ink_width(key: tuple, line: list[Piece]) -> float:
+    """How wide the ink of a segment is (boundaries lie mid-gap, so a segment between
+    two of them is wider than the digit it may hold); 0 for a segment without ink."""
+    whole, cut = key
+    if not whole and not cut:
+        return 0.0
+    x0 = min([line[i].x0 for i in whole] + [lo for _, lo, _ in cut])
+    x1 = max([line[i].x1 for i in whole] + [hi for _, _, hi in cut])
+    return float(x1 - x0)
 
 
 def _segment_crop(line: list[Piece], labels: np.ndarray, key: tuple) -> Crop | None:

@@ -255,6 +255,18 @@ def test_touching_digits_get_candidate_cuts() -> None:
     assert len(lattice.positions) >= 3  # at least one cut inside the pair
 
 
+def test_a_digit_in_two_pieces_between_wide_gaps_is_read_whole() -> None:
+    """A 5 whose bar is drawn apart, up and to the right of its belly, in a string with
+    wide gaps: the boundaries around it lie far apart, but its ink is one digit wide."""
+    labels = np.zeros((400, 800), np.int32)
+    boxes = [(100, 200, 170, 300), (380, 255, 425, 300), (408, 200, 495, 244), (560, 200, 620, 300)]
+    for label, (x0, y0, x1, y1) in enumerate(boxes, start=1):
+        labels[y0:y1, x0:x1] = label
+    line = [Piece(*box, [label], 1) for label, box in enumerate(boxes, start=1)]
+    lattice = build_lattice(line, labels, 100)
+    assert (380, 200, 115, 100) in [(crop.x, crop.y, crop.w, crop.h) for crop in lattice.crops]
+
+
 def test_candidates_are_capped() -> None:
     image = page(1600, 1200)
     for row in range(15):
