@@ -29,6 +29,10 @@ STACKED_MIN_HEIGHT = 2.0
 STACKED_MAX_HEIGHT = 3.2
 
 
+#: Strokes thinner than this fraction of the writing's pen are hairlines, not writing.
+HAIRLINE_PEN = 0.4
+
+
 #: A lone piece this many digit heights above or below every line of writing is no digit.
 FAR_SINGLE_GAP = 3.0
 
@@ -299,9 +303,12 @@ def _over_a_digit(piece: Piece, pieces: list[Piece], digit_height: float) -> boo
 
 
 def is_stray(line: list[Piece], digit_height: float, pen: float) -> bool:
-    """A "line" that is no writing: only fragments, or one piece drawn with another pen
-    than the rest of the photo (a page edge's hairline, a shadow's smudge)."""
+    """A "line" that is no writing: only fragments, only hairlines (a page edge, the
+    scraps of a ruled line), or one piece drawn with another pen than the rest of the
+    photo (a page edge's hairline, a shadow's smudge)."""
     if all(piece.h < 0.45 * digit_height for piece in line):
+        return True
+    if all(piece.stroke < HAIRLINE_PEN * pen for piece in line):
         return True
     return len(line) == 1 and not 0.5 * pen <= line[0].stroke <= 2.2 * pen
 

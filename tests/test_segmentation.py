@@ -352,6 +352,18 @@ def test_the_pen_is_the_writing_s_not_the_remnants_of_lines() -> None:
     assert not is_stray([components_.pieces[0]], components_.digit_height, components_.pen)
 
 
+def test_a_line_of_hairlines_is_no_writing() -> None:
+    """The scraps of a page edge in a corner, two thin pieces of digit height, next to
+    writing done with a pen five times as wide."""
+    scraps = [
+        Piece(1096, 1509, 1102, 1541, [1], 60, 2.8),
+        Piece(1120, 1509, 1125, 1589, [2], 90, 2.0),
+    ]
+    assert is_stray(scraps, 95, 12.2)
+    digits = [Piece(100, 100, 160, 195, [3], 900, 11.0), Piece(180, 100, 240, 195, [4], 900, 6.0)]
+    assert not is_stray(digits, 95, 12.2)
+
+
 def test_lone_digits_a_line_gap_apart_beyond_the_writing_are_kept() -> None:
     """A block of lines: two digits, then a lone digit on each of the next two lines."""
     lines = [
