@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--progress-file",
         type=Path,
-        help="append one JSON line per epoch (the bot's /train reads it)",
+        help="append JSON lines: data preparation, every epoch, the end (/train reads them)",
     )
     train.set_defaults(handler="bot.training_commands:train_command")
 

@@ -10,9 +10,10 @@ import math
 from collections.abc import Sequence
 
 from recognizer.types import UNCERTAIN_BELOW, Recognition
+from training.train import PHOTO_CROPS_STAGE
 
 from .store import TrainingRun
-from .training_jobs import EpochReport, TrainingOutcome
+from .training_jobs import EpochReport, PreparationReport, TrainingOutcome
 
 #: Telegram's caption limit (characters).
 CAPTION_LIMIT = 1024
@@ -203,8 +204,33 @@ def duration(seconds: float) -> str:
 def training_started(run: TrainingRun, samples: int) -> str:
     return (
         f"Training run #{run.id} (version {run.version}) started: {run.epochs} epochs on "
-        f"MNIST + {samples} user samples. I will update this message every epoch."
+        f"MNIST + {samples} user samples. I will update this message as it prepares the "
+        "training data (minutes on a full run) and after every epoch."
     )
+
+
+#: What each data preparation stage (``PreparationReport.stage``) does, for the admin.
+PREPARATION_STAGES = {PHOTO_CROPS_STAGE: "cutting digits out of synthetic photos"}
+
+
+def _preparation(report: PreparationReport) -> str:
+    """One line: what the preparation does and how far it is ("done" only at the end)."""
+    what = PREPARATION_STAGES.get(report.stage, report.stage)
+    count = f"{report.done:,} of {report.total:,}"
+    if report.done >= report.total:
+        return f"Preparing the training data: {what}, done ({count})"
+    share = report.done * 100 // max(1, report.total)  # rounded down: 99.6% is not 100%
+    return f"Preparing the training data: {what}, {share}% ({count})"
+
+
+def training_preparing(run: TrainingRun, report: PreparationReport) -> str:
+    """The status message while the training data is made, before the first epoch."""
+    if report.done >= report.total:
+        # The first epoch starts now and takes minutes: an "ETA 0 s" would mislead.
+        timing = f"Took {duration(report.seconds)}; the first epoch is running."
+    else:
+        timing = f"Elapsed {duration(report.seconds)}, ETA {duration(report.eta_seconds)}"
+    return f"Training run #{run.id} (version {run.version})\n{_preparation(report)}\n{timing}"
 
 
 def training_closed(run: TrainingRun, state: str) -> str:
@@ -221,8 +247,21 @@ def training_progress(run: TrainingRun, epoch: EpochReport) -> str:
     )
 
 
-def training_status(run: TrainingRun, epoch: EpochReport | None, now: float) -> str:
+def training_status(
+    run: TrainingRun,
+    epoch: EpochReport | None,
+    now: float,
+    preparation: PreparationReport | None = None,
+) -> str:
+    """/train while a run is going: its latest epoch, or before the first one how far the
+    data preparation is."""
     head = f"Training run #{run.id} is already running (started {duration(now - run.started)} ago)."
+    if epoch is None and preparation is not None:
+        if preparation.done >= preparation.total:
+            where = "No epoch has finished yet."
+        else:
+            where = f"ETA {duration(preparation.eta_seconds)}."
+        return head + f"\n{_preparation(preparation)}. {where}\n/train cancel stops it."
     if epoch is None:
         return head + " No epoch has finished yet. /train cancel stops it."
     return (

@@ -23,7 +23,15 @@ def _append_json_line(path: Path | None, record: dict[str, Any]) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from training.train import EPOCHS, PHOTOS, SYNTHETIC_DIGITS, EpochReport, TrainConfig, train
+    from training.train import (
+        EPOCHS,
+        PHOTOS,
+        SYNTHETIC_DIGITS,
+        EpochReport,
+        PreparationReport,
+        TrainConfig,
+        train,
+    )
 
     if args.epochs is not None and args.epochs < 1:
         print("digitbot train: --epochs must be at least 1", file=sys.stderr)
@@ -54,8 +62,11 @@ def train_command(args: argparse.Namespace) -> int:
     def report(epoch: EpochReport) -> None:
         _append_json_line(args.progress_file, {"event": "epoch", **asdict(epoch)})
 
+    def preparing(preparation: PreparationReport) -> None:
+        _append_json_line(args.progress_file, {"event": "preparing", **asdict(preparation)})
+
     try:
-        result = train(config, progress=report)
+        result = train(config, progress=report, preparing=preparing)
     except DataError as exc:
         _append_json_line(args.progress_file, {"event": "error", "message": str(exc)})
         print(f"digitbot train: {exc}", file=sys.stderr)

@@ -2,11 +2,13 @@
 
 The run is ``digitbot train`` (``python -m bot.cli train``) in a child process, so the bot
 keeps answering photos while TensorFlow uses the CPU (the child also gets a lower CPU
-priority). The child appends one JSON line per epoch to a progress file; this module tails
-that file, reports each epoch, and when the run is done decides whether the new model
-goes live: only if its MNIST test accuracy is at least the live model's minus
-``PROMOTION_TOLERANCE``. A model that is not promoted stays in its folder, as does every
-model before it, so nothing is ever lost for a rollback.
+priority). The child appends JSON lines to a progress file: "preparing" while it makes the
+training data (the photo crops take minutes before the first epoch), one "epoch" line per
+epoch, then "done" or "error". This module tails that file, reports the preparation and
+each epoch, and when the run is done decides whether the new model goes live: only if its
+MNIST test accuracy is at least the live model's minus ``PROMOTION_TOLERANCE``. A model
+that is not promoted stays in its folder, as does every model before it, so nothing is
+ever lost for a rollback.
 
 Every state change is written to the store first. If the bot dies (even ``kill -9``) while
 a run is going, the next start finds the run still marked "running", stops the orphaned
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from recognizer.types import ModelLoadError
-from training.train import EpochReport
+from training.train import EpochReport, PreparationReport
 
 from .model_manager import ModelManager
 from .store import (
@@ -83,6 +85,9 @@ class TrainingReporter(Protocol):
 
     async def started(self, run: TrainingRun) -> int | None:
         """Announce the run; returns the id of the status message to edit, if any."""
+
+    async def preparing(self, run: TrainingRun, report: PreparationReport) -> None:
+        """How far the training data is, before the first epoch (minutes on a full run)."""
 
     async def progress(self, run: TrainingRun, epoch: EpochReport) -> None: ...
 
@@ -147,6 +152,7 @@ class _ActiveRun:
     run: TrainingRun
     process: asyncio.subprocess.Process
     progress_file: Path
+    last_preparation: PreparationReport | None = None
     last_epoch: EpochReport | None = None
     cancelled_by: int | None = None
     shutting_down: bool = False
@@ -191,6 +197,11 @@ class TrainingJobs:
     @property
     def current(self) -> TrainingRun | None:
         return self._active.run if self._active is not None else None
+
+    @property
+    def last_preparation(self) -> PreparationReport | None:
+        """The current run's latest data preparation report (None: none yet, or no run)."""
+        return self._active.last_preparation if self._active is not None else None
 
     @property
     def last_epoch(self) -> EpochReport | None:
@@ -318,7 +329,22 @@ class TrainingJobs:
         except (ValueError, KeyError, TypeError):
             log.warning("Training run %d: unreadable progress line %r", active.run.id, line[:200])
             return
-        if kind == "epoch":
+        if kind == "preparing":
+            try:
+                preparation = PreparationReport.from_event(event)
+            except (KeyError, TypeError, ValueError):
+                log.warning("Training run %d: bad preparing line %r", active.run.id, line[:200])
+                return
+            active.last_preparation = preparation
+            log.info(
+                "Training run %d: preparing %s %d/%d",
+                active.run.id,
+                preparation.stage,
+                preparation.done,
+                preparation.total,
+            )
+            await self._report("preparing", active.run, preparation)
+        elif kind == "epoch":
             try:
                 epoch = EpochReport.from_event(event)
             except (KeyError, TypeError, ValueError):

@@ -5,12 +5,14 @@ model by copying a real model file with a model card claiming the accuracy it is
 to, in well under a second instead of minutes of TensorFlow. How it behaves is chosen
 with --behaviour:
 
-  ok       epoch lines, then a done line and exit 0
+  ok       preparing lines (half the photo crops, then all), epoch lines, then a done
+           line and exit 0
   error    an error line and exit 1 (what a missing MNIST file gives)
   crash    exit 3 after one epoch, no done line (a trainer that died)
-  hang     epoch lines, then sleep until killed (for cancel and shutdown)
+  hang     preparing and epoch lines, then sleep until killed (for cancel and shutdown)
   corrupt  like ok, but the model file written is truncated garbage
   env      like ok, and writes env.json with the names of its environment variables
+  garbled  like ok, but two malformed preparing lines come first
 """
 
 from __future__ import annotations
@@ -27,6 +29,22 @@ from pathlib import Path
 def append(path: Path, record: dict) -> None:
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
+
+
+#: Photos the stand-in pretends to cut digits out of before its first epoch.
+PHOTOS = 200
+
+
+def preparing(done: int, total: int) -> dict:
+    """The fields of a "preparing" line of the photo crop stage (``training.train``'s
+    ``PHOTO_CROPS_STAGE``; not imported, to keep this stand-in quick to start)."""
+    return {
+        "stage": "photo crops",
+        "done": done,
+        "total": total,
+        "seconds": done * 0.01,
+        "eta_seconds": (total - done) * 0.01,
+    }
 
 
 def main() -> int:
@@ -46,6 +64,12 @@ def main() -> int:
     if args.behaviour == "error":
         append(args.progress_file, {"event": "error", "message": "MNIST not found at /nowhere"})
         return 1
+    if args.behaviour == "garbled":
+        append(args.progress_file, {"event": "preparing", "stage": "photo crops"})
+        append(args.progress_file, {"event": "preparing", **preparing(1, 2), "done": "half"})
+    for done in (PHOTOS // 2, PHOTOS):
+        time.sleep(args.epoch_seconds)
+        append(args.progress_file, {"event": "preparing", **preparing(done, PHOTOS)})
     history: dict[str, list[float]] = {
         "accuracy": [],
         "loss": [],

@@ -345,6 +345,7 @@ async def test_admin_trains_a_tiny_model(bot_app, fake_api: FakeBotApi):
         for c in fake_api.calls_of("editMessageText", chat_id=ADMIN)
         if c.params["message_id"] == status.result["message_id"]
     ]
+    assert "Preparing the training data" in edits[0], "the photo crops come first"
     assert any("Epoch 1/1" in text for text in edits)
     assert edits[-1].endswith(": kept_aside.")
 

@@ -2,8 +2,9 @@
 
 Most tests run the bot with the stand-in trainer of the training-job tests
 (tests/fake_trainer.py: the real progress protocol and a real model file, in well under a
-second), so the Telegram side is checked quickly: the status message edited every epoch,
-the cancel button (admins only), the pictures and metrics at the end, promotion or not.
+second), so the Telegram side is checked quickly: the status message edited while the
+training data is prepared and every epoch, the cancel button (admins only), the pictures
+and metrics at the end, promotion or not.
 The kill -9 test runs the real ``digitbot train`` in a real bot process. A complete tiny
 real run is test_e2e_bot.py::test_admin_trains_a_tiny_model.
 """
@@ -87,6 +88,13 @@ async def test_a_better_model_goes_live(start_bot, fake_api: FakeBotApi, photo_o
         assert "✅ The new model is live" in pictures.text
 
         edits = status_edits(fake_api, status)
+        # First the data preparation (the stand-in's half, then all of its 200 photos)...
+        preparing = "Preparing the training data: cutting digits out of synthetic photos"
+        assert [e.split("\n")[1] for e in edits[:2]] == [
+            f"{preparing}, 50% (100 of 200)",
+            f"{preparing}, done (200 of 200)",
+        ]
+        # ...then every epoch.
         epochs = [e for e in edits if "\nEpoch " in e]
         assert [e.split("\n")[1].split(":")[0] for e in epochs] == [
             "Epoch 1/3",

@@ -18,11 +18,11 @@ from telegram import Update
 from telegram.error import NetworkError
 
 from bot import replies
-from bot.handlers.admin import TelegramTrainingReporter, parse_epochs
+from bot.handlers.admin import TelegramTrainingReporter, cancel_keyboard, parse_epochs
 from bot.handlers.feedback import _delete_samples, parse_digits, save_samples
 from bot.photo_reader import check_pixels
 from bot.store import STATUS_OK, Store, TrainingRun
-from bot.training_jobs import TrainingOutcome
+from bot.training_jobs import EpochReport, PreparationReport, TrainingOutcome
 from bot.updates import IdempotentUpdateProcessor, requeue_unfinished
 from recognizer.types import ImageTooLargeError
 
@@ -345,3 +345,86 @@ async def test_training_results_are_sent_when_the_status_edit_fails(tmp_path: Pa
     reporter = TelegramTrainingReporter(bot, store=None)  # type: ignore[arg-type]
     await reporter.finished(outcome)
     assert bot.sent == [replies.training_finished(outcome)]
+
+
+def training_run(tmp_path: Path, status_message_id: int | None = 77) -> TrainingRun:
+    return TrainingRun(
+        id=3, version="v9", admin_id=1, chat_id=1, status_message_id=status_message_id,
+        pid=None, epochs=2, out_dir=tmp_path, started=1000.0, finished=None, state="running",
+        detail=None, test_accuracy=None, notified=False,
+    )  # fmt: skip
+
+
+PREPARING = PreparationReport("photo crops", 2000, 5000, 190.0, 285.0)
+PREPARED = PreparationReport("photo crops", 5000, 5000, 482.0, 0.0)
+
+
+def test_the_status_message_shows_the_data_preparation(tmp_path: Path) -> None:
+    run = training_run(tmp_path)
+    assert replies.training_preparing(run, PREPARING) == (
+        "Training run #3 (version v9)\n"
+        "Preparing the training data: cutting digits out of synthetic photos, "
+        "40% (2,000 of 5,000)\n"
+        "Elapsed 3 min 10 s, ETA 4 min 45 s"
+    )
+    almost = PreparationReport("photo crops", 4990, 5000, 479.0, 1.0)
+    assert ", 99% (4,990 of 5,000)" in replies.training_preparing(run, almost)
+    # Done: the first epoch takes minutes yet, so no "ETA 0 s".
+    done = replies.training_preparing(run, PREPARED).splitlines()
+    assert done[1].endswith("synthetic photos, done (5,000 of 5,000)")
+    assert done[2] == "Took 8 min 02 s; the first epoch is running."
+    # A stage the bot has no words for is still shown, by its name.
+    other = PreparationReport("drawn digits", 1, 4, 1.0, 3.0)
+    assert "Preparing the training data: drawn digits, 25% (1 of 4)" in (
+        replies.training_preparing(run, other)
+    )
+    started = replies.training_started(run, 12)
+    assert "prepares the training data" in started and "every epoch" in started
+
+
+def test_train_while_running_tells_how_far_the_preparation_is(tmp_path: Path) -> None:
+    run = training_run(tmp_path)
+    now = run.started + 200
+    assert replies.training_status(run, None, now, PREPARING) == (
+        "Training run #3 is already running (started 3 min 20 s ago).\n"
+        "Preparing the training data: cutting digits out of synthetic photos, "
+        "40% (2,000 of 5,000). ETA 4 min 45 s.\n"
+        "/train cancel stops it."
+    )
+    prepared = replies.training_status(run, None, now, PREPARED)
+    assert "done (5,000 of 5,000). No epoch has finished yet." in prepared
+    assert "No epoch has finished yet" in replies.training_status(run, None, now)
+    epoch = EpochReport(1, 2, 0.3, 0.9, 0.2, 0.95, 60.0, 60.0)
+    # Once an epoch is done the preparation is old news.
+    assert replies.training_status(run, epoch, now, PREPARED) == replies.training_status(
+        run, epoch, now
+    )
+    assert "Epoch 1/2" in replies.training_status(run, epoch, now, PREPARED)
+
+
+class EditingBot:
+    """Records the edits of the status message."""
+
+    def __init__(self) -> None:
+        self.edits: list[tuple[str, dict[str, object]]] = []
+
+    async def edit_message_text(self, text: str, **kwargs: object) -> None:
+        self.edits.append((text, kwargs))
+
+
+async def test_the_reporter_edits_the_status_message_while_preparing(tmp_path: Path) -> None:
+    run = training_run(tmp_path)
+    bot = EditingBot()
+    reporter = TelegramTrainingReporter(bot, store=None)  # type: ignore[arg-type]
+    await reporter.preparing(run, PREPARING)
+    assert bot.edits == [
+        (
+            replies.training_preparing(run, PREPARING),
+            {"chat_id": 1, "message_id": 77, "reply_markup": cancel_keyboard(3)},
+        )
+    ]
+    await reporter.preparing(training_run(tmp_path, status_message_id=None), PREPARED)
+    assert len(bot.edits) == 1, "no status message, nothing to edit"
+    # A failed edit (the network, a deleted message) is logged, not raised.
+    flaky = TelegramTrainingReporter(FlakyBot(), store=None)  # type: ignore[arg-type]
+    await flaky.preparing(run, PREPARED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from training import photo_crops as photo_crops_module
 from training.photo_crops import (
     MATCH_IOU,
     NOT_A_DIGIT,
@@ -92,3 +93,24 @@ def test_photo_crops_are_reproducible_in_processes(digits: MnistDigits) -> None:
     assert (one.labels == NOT_A_DIGIT).any() and (one.labels < NOT_A_DIGIT).any()
     np.testing.assert_array_equal(one.labels, two.labels)
     np.testing.assert_array_equal(one.images, two.images)
+
+
+def test_photo_crops_report_progress_without_changing_the_crops(
+    digits: MnistDigits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = photo_crops(6, digits, seed=3, workers=1, not_digits=True)  # one chunk
+    monkeypatch.setattr(photo_crops_module, "CHUNK", 2)  # three chunks of two photos
+    for workers in (1, 2):
+        calls: list[tuple[int, int]] = []
+        crops = photo_crops(
+            6,
+            digits,
+            seed=3,
+            workers=workers,
+            not_digits=True,
+            progress=lambda done, total, calls=calls: calls.append((done, total)),
+        )
+        assert calls == [(2, 6), (4, 6), (6, 6)], workers
+        np.testing.assert_array_equal(crops.labels, whole.labels)
+        np.testing.assert_array_equal(crops.images, whole.images)
+    assert len(whole.labels) >= 6

@@ -25,6 +25,7 @@ from bot.store import (
 from bot.training_jobs import (
     LOST_ON_SHUTDOWN,
     EpochReport,
+    PreparationReport,
     TrainingBusyError,
     TrainingJobs,
     TrainingOutcome,
@@ -44,6 +45,9 @@ class RecordingReporter:
     async def started(self, run: TrainingRun) -> int | None:
         self.events.append(("started", run))
         return 4242
+
+    async def preparing(self, run: TrainingRun, report: PreparationReport) -> None:
+        self.events.append(("preparing", report))
 
     async def progress(self, run: TrainingRun, epoch: EpochReport) -> None:
         self.events.append(("progress", epoch))
@@ -139,6 +143,17 @@ async def test_a_better_model_is_promoted(store, models, tmp_path) -> None:
     jobs = make_jobs(store, models, tmp_path, reporter, command=fake_command(accuracy=0.995))
     run = await run_to_end(jobs, epochs=3)
 
+    # The data preparation first (half the photo crops, then all), then every epoch.
+    assert [name for name, _ in reporter.events][:4] == [
+        "started",
+        "preparing",
+        "preparing",
+        "progress",
+    ]
+    assert [(p.stage, p.done, p.total) for p in reporter.of("preparing")] == [
+        ("photo crops", 100, 200),
+        ("photo crops", 200, 200),
+    ]
     assert [e.epoch for e in reporter.of("progress")] == [1, 2, 3]
     (outcome,) = reporter.of("finished")
     assert outcome.state == RUN_PROMOTED
@@ -224,6 +239,7 @@ async def test_one_run_at_a_time_and_cancel(store, models, tmp_path) -> None:
     assert busy.value.run.id == run.id
     await reporter.wait_progress(2)
     assert jobs.last_epoch is not None and jobs.last_epoch.epoch == 2
+    assert jobs.last_preparation is not None and jobs.last_preparation.done == 200
 
     cancelled = await jobs.cancel(by_user=2)
     assert cancelled is not None and cancelled.state == RUN_CANCELLED
@@ -233,6 +249,22 @@ async def test_one_run_at_a_time_and_cancel(store, models, tmp_path) -> None:
     assert jobs.current is None and jobs.idle.is_set()
     assert await jobs.cancel(by_user=2) is None
     assert not _alive(run_pid(store, run.id))
+
+
+async def test_malformed_preparing_lines_are_skipped(store, models, tmp_path, caplog) -> None:
+    caplog.set_level("WARNING", logger="bot.training_jobs")
+    reporter = RecordingReporter()
+    jobs = make_jobs(store, models, tmp_path, reporter, command=fake_command("garbled"))
+    assert jobs.last_preparation is None
+    run = await run_to_end(jobs, epochs=1)
+    # The two malformed lines (a field missing, a count that is not a number) are logged
+    # and skipped; the good ones still reach the admin and the run goes on.
+    assert [p.done for p in reporter.of("preparing")] == [100, 200]
+    assert sum("bad preparing line" in r.getMessage() for r in caplog.records) == 2
+    (outcome,) = reporter.of("finished")
+    assert outcome.state == RUN_PROMOTED
+    assert store.training_run(run.id).state == RUN_PROMOTED
+    assert jobs.last_preparation is None  # no run: nothing to report
 
 
 async def test_a_missing_mnist_file_is_reported_before_starting(store, models, tmp_path):

@@ -57,13 +57,20 @@ def test_short_run_learns(small_run: Path) -> None:
     assert card["version"] == "t1"
 
 
-def test_progress_file_reports_epochs_and_done(small_run: Path) -> None:
+def test_progress_file_reports_preparation_epochs_and_done(small_run: Path) -> None:
+    from training.train import PHOTO_CROPS_STAGE
+
     lines = [json.loads(line) for line in (small_run / "progress.jsonl").read_text().splitlines()]
-    assert [line["event"] for line in lines] == ["epoch", "done"]
-    assert lines[0]["epoch"] == 1 and lines[0]["epochs"] == 1
-    assert 0 < lines[0]["val_accuracy"] <= 1
-    assert Path(lines[1]["tflite"]).is_file()
-    assert lines[1]["test_accuracy"] > 0.6
+    # 12 photos are one chunk: the preparation is reported once, at its end.
+    assert [line["event"] for line in lines] == ["preparing", "epoch", "done"]
+    preparing, epoch, done = lines
+    assert preparing["stage"] == PHOTO_CROPS_STAGE
+    assert preparing["done"] == preparing["total"] == 12
+    assert preparing["seconds"] > 0 and preparing["eta_seconds"] == 0
+    assert epoch["epoch"] == 1 and epoch["epochs"] == 1
+    assert 0 < epoch["val_accuracy"] <= 1
+    assert Path(done["tflite"]).is_file()
+    assert done["test_accuracy"] > 0.6
 
 
 def test_exported_models_agree(small_run: Path, mnist_test) -> None:
@@ -158,3 +165,46 @@ def test_epoch_report_round_trips_through_a_progress_line() -> None:
     assert EpochReport.from_event(line) == report
     with pytest.raises(KeyError):
         EpochReport.from_event({"event": "epoch", "epoch": 1})
+
+
+def test_preparation_report_round_trips_through_a_progress_line() -> None:
+    from dataclasses import asdict
+
+    from training.train import PHOTO_CROPS_STAGE, PreparationReport
+
+    report = PreparationReport(PHOTO_CROPS_STAGE, 2000, 5000, 190.0, 285.0)
+    line = json.loads(json.dumps({"event": "preparing", **asdict(report)}))
+    assert PreparationReport.from_event(line) == report
+    with pytest.raises(KeyError):
+        PreparationReport.from_event({"event": "preparing", "stage": PHOTO_CROPS_STAGE})
+    with pytest.raises(ValueError):
+        PreparationReport.from_event({**line, "done": "half"})
+
+
+def test_photo_crop_preparation_is_reported_every_5_percent(
+    mnist_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training import train as train_module
+    from training.data import load_mnist
+    from training.photo_crops import LabelledCrops
+    from training.train import PHOTO_CROPS_STAGE, PreparationReport, TrainConfig, prepare_data
+
+    def chunked_crops(photos: int, digits, seed: int, not_digits: bool, progress) -> LabelledCrops:
+        assert photos == 1000
+        for done in range(25, photos + 1, 25):  # chunks of 25 photos, as the workers do
+            if progress is not None:
+                progress(done, photos)
+        return LabelledCrops.empty()
+
+    monkeypatch.setattr(train_module, "photo_crops", chunked_crops)
+    reports: list[PreparationReport] = []
+    # 60,000 photos scaled down by --limit like the other extras: 1,000 of them.
+    config = TrainConfig(limit=1000, synthetic=0, photos=60_000)
+    prepare_data(config, load_mnist(mnist_path), preparing=reports.append)
+    assert [r.done for r in reports] == list(range(50, 1001, 50))  # every 5%, and 100%
+    assert {(r.stage, r.total) for r in reports} == {(PHOTO_CROPS_STAGE, 1000)}
+    seconds = [r.seconds for r in reports]
+    assert seconds == sorted(seconds) and seconds[0] >= 0
+    assert all(r.eta_seconds >= 0 for r in reports) and reports[-1].eta_seconds == 0
+    # Without a listener nothing is reported, and nothing breaks.
+    prepare_data(config, load_mnist(mnist_path))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -154,12 +155,17 @@ def _crops_of_seeds(seeds: range) -> LabelledCrops:
     return LabelledCrops.concatenate(parts)
 
 
+#: ``progress(photos_done, photos_total)``: called as the photos' crops come in.
+PhotoProgress = Callable[[int, int], None]
+
+
 def photo_crops(
     photos: int,
     digits: MnistDigits,
     seed: int = 0,
     workers: int | None = None,
     not_digits: bool = False,
+    progress: PhotoProgress | None = None,
 ) -> LabelledCrops:
     """Labelled crops of ``photos`` synthetic photos of ``digits`` (about 8 per photo),
     and with ``not_digits`` their crops that are not one digit (see ``crops_of_photo``).
@@ -167,6 +173,10 @@ def photo_crops(
     Photo ``k`` has seed ``SEED_BASE + seed * photos + k``, so the same arguments always
     give the same crops. The photos are made and segmented in ``workers`` processes
     (default: one per CPU), started fresh so that a parent holding TensorFlow is safe.
+
+    Making thousands of photos takes minutes, so ``progress(done, photos)`` is called
+    as each chunk of ``CHUNK`` photos is done (in seed order, like the crops): the crops
+    are the same with or without it, and whatever the number of workers.
     """
     if photos <= 0:
         return LabelledCrops.empty()
@@ -174,10 +184,23 @@ def photo_crops(
     last = first + photos
     chunks = [range(start, min(start + CHUNK, last)) for start in range(first, last, CHUNK)]
     workers = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
+    parts: list[LabelledCrops] = []
+
+    def collect(chunk: range, part: LabelledCrops) -> None:
+        parts.append(part)
+        if progress is not None:
+            progress(chunk.stop - first, photos)
+
     if workers == 1:
         _use(digits, not_digits)
-        return LabelledCrops.concatenate([_crops_of_seeds(chunk) for chunk in chunks])
+        for chunk in chunks:
+            collect(chunk, _crops_of_seeds(chunk))
+        return LabelledCrops.concatenate(parts)
     context = multiprocessing.get_context("spawn")
     args = (digits, not_digits)
     with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=args) as pool:
-        return LabelledCrops.concatenate(list(pool.map(_crops_of_seeds, chunks)))
+        # ``map`` submits every chunk at once and yields their results in order as soon
+        # as each one (and those before it) is done.
+        for chunk, part in zip(chunks, pool.map(_crops_of_seeds, chunks), strict=True):
+            collect(chunk, part)
+    return LabelledCrops.concatenate(parts)

@@ -29,7 +29,7 @@ import numpy as np
 
 from .data import DataError, Mnist, load_mnist, split_validation
 from .handwriting import synthetic_digits
-from .photo_crops import NOT_A_DIGIT, photo_crops
+from .photo_crops import NOT_A_DIGIT, PhotoProgress, photo_crops
 from .samples import load_samples
 from .synthetic_photos import MnistDigits
 
@@ -50,6 +50,11 @@ SYNTHETIC_DIGITS = 10_000
 #: of digits and 9,000 that are not one digit; making them takes about 8 minutes on
 #: two cores. A ``limit`` scales it down alike.
 PHOTOS = 5_000
+#: Data preparation is reported at most about this often (a share of the stage's work),
+#: plus once at its end: a few edits of the admin's status message, not hundreds.
+PREPARATION_REPORT_STEP = 0.05
+#: The preparation stage that takes minutes: making and segmenting the synthetic photos.
+PHOTO_CROPS_STAGE = "photo crops"
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,30 @@ class EpochReport:
         )
 
 
+@dataclass(frozen=True)
+class PreparationReport:
+    """What the preparation callback receives while the training data is being made
+    (JSON-ready): the photo crops take minutes before the first epoch even starts."""
+
+    #: Which stage (``PHOTO_CROPS_STAGE``); the admin's wording lives in bot/replies.py.
+    stage: str
+    done: int
+    total: int
+    seconds: float
+    eta_seconds: float
+
+    @classmethod
+    def from_event(cls, event: dict) -> PreparationReport:
+        """Read back one ``{"event": "preparing", ...}`` line of a progress file."""
+        return cls(
+            stage=str(event["stage"]),
+            done=int(event["done"]),
+            total=int(event["total"]),
+            seconds=float(event["seconds"]),
+            eta_seconds=float(event["eta_seconds"]),
+        )
+
+
 @dataclass
 class TrainResult:
     keras_path: Path
@@ -111,6 +140,7 @@ class TrainResult:
 
 
 ProgressCallback = Callable[[EpochReport], None]
+PreparationCallback = Callable[[PreparationReport], None]
 
 
 def _schedule(epochs: int, steps_per_epoch: int, peak: float = PEAK_LEARNING_RATE):
@@ -154,6 +184,30 @@ def _make_progress_callback(progress: ProgressCallback | None, epochs: int):
     return _Progress()
 
 
+def _preparation_progress(
+    stage: str, preparing: PreparationCallback | None
+) -> PhotoProgress | None:
+    """A ``progress(done, total)`` for one stage that passes on ``PreparationReport``s
+    about every ``PREPARATION_REPORT_STEP`` of the work and at its end, with an ETA from
+    the time the stage has taken so far (its clock starts now)."""
+    if preparing is None:
+        return None
+    start = time.monotonic()
+    reported = 0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal reported
+        step = max(1, math.ceil(total * PREPARATION_REPORT_STEP))
+        if done < total and done - reported < step:
+            return
+        reported = done
+        elapsed = time.monotonic() - start
+        eta = elapsed / done * (total - done) if done > 0 else 0.0
+        preparing(PreparationReport(stage, done, total, elapsed, eta))
+
+    return progress
+
+
 def _scaled(count: int, config: TrainConfig, mnist_train_size: int) -> int:
     """``count`` scaled down by ``limit``: a quick run on a tenth of MNIST gets a tenth of
     the extras, so the mix stays the same and the run stays quick."""
@@ -193,10 +247,13 @@ class PreparedData(NamedTuple):
         return NOT_A_DIGIT + 1 if self.photo_other_crops else NOT_A_DIGIT
 
 
-def prepare_data(config: TrainConfig, mnist: Mnist) -> PreparedData:
+def prepare_data(
+    config: TrainConfig, mnist: Mnist, preparing: PreparationCallback | None = None
+) -> PreparedData:
     """Training/validation arrays with the extras mixed into the training split only:
     synthetic digits (``synthetic_count``), crops of synthetic photos of the training
-    split's digits (``photo_count``) and user samples."""
+    split's digits (``photo_count``) and user samples. ``preparing`` hears how far the
+    photo crops are, which take minutes on a full run."""
     x_train, y_train = mnist.x_train, mnist.y_train
     if config.limit is not None:
         x_train, y_train = x_train[: config.limit], y_train[: config.limit]
@@ -210,7 +267,11 @@ def prepare_data(config: TrainConfig, mnist: Mnist) -> PreparedData:
         parts_y.append(y_syn)
     n_photos = photo_count(config, len(mnist.x_train))
     crops = photo_crops(
-        n_photos, MnistDigits.from_arrays(x_tr, y_tr), seed=config.seed, not_digits=True
+        n_photos,
+        MnistDigits.from_arrays(x_tr, y_tr),
+        seed=config.seed,
+        not_digits=True,
+        progress=_preparation_progress(PHOTO_CROPS_STAGE, preparing),
     )
     parts_x.append(crops.images)
     parts_y.append(crops.labels)
@@ -269,8 +330,14 @@ def initial_model(config: TrainConfig, classes: int):
     return model
 
 
-def train(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainResult:
-    """Train, restore the best-validation weights, evaluate on test once, export."""
+def train(
+    config: TrainConfig,
+    progress: ProgressCallback | None = None,
+    preparing: PreparationCallback | None = None,
+) -> TrainResult:
+    """Prepare the data, train, restore the best-validation weights, evaluate on test
+    once, export. ``progress`` hears of every epoch, ``preparing`` of the data
+    preparation before them (see ``prepare_data``)."""
     import keras
 
     from .augment import PhotoAugment
@@ -279,7 +346,7 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Trai
 
     keras.utils.set_random_seed(config.seed)
     mnist = load_mnist(config.data)
-    data = prepare_data(config, mnist)
+    data = prepare_data(config, mnist, preparing)
     x_tr, y_tr, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
 
     core = initial_model(config, data.classes)

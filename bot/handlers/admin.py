@@ -20,6 +20,7 @@ from ..stats import collect, format_stats, render_chart
 from ..store import Store, TrainingRun
 from ..training_jobs import (
     EpochReport,
+    PreparationReport,
     TrainingBusyError,
     TrainingOutcome,
     TrainingUnavailableError,
@@ -73,7 +74,11 @@ async def on_train(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     current = s.jobs.current
     if current is not None:
-        await message.reply_text(replies.training_status(current, s.jobs.last_epoch, time.time()))
+        await message.reply_text(
+            replies.training_status(
+                current, s.jobs.last_epoch, time.time(), s.jobs.last_preparation
+            )
+        )
         return
     epochs = parse_epochs(args, s.settings.train_epochs)
     if epochs is None:
@@ -82,7 +87,11 @@ async def on_train(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         await s.jobs.start(admin_id=user.id, chat_id=message.chat_id, epochs=epochs)
     except TrainingBusyError as busy:
-        await message.reply_text(replies.training_status(busy.run, s.jobs.last_epoch, time.time()))
+        await message.reply_text(
+            replies.training_status(
+                busy.run, s.jobs.last_epoch, time.time(), s.jobs.last_preparation
+            )
+        )
     except TrainingUnavailableError as exc:
         await message.reply_text(replies.training_unavailable(str(exc)))
 
@@ -122,8 +131,9 @@ async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 class TelegramTrainingReporter:
-    """Tells the admin's chat about a training run: one status message edited per epoch,
-    then the metrics with the learning curves and the confusion matrix."""
+    """Tells the admin's chat about a training run: one status message edited as the
+    training data is prepared and after every epoch, then the metrics with the learning
+    curves and the confusion matrix."""
 
     def __init__(self, bot: Bot, store: Store) -> None:
         self._bot = bot
@@ -137,12 +147,19 @@ class TelegramTrainingReporter:
         )
         return message.message_id
 
+    async def preparing(self, run: TrainingRun, report: PreparationReport) -> None:
+        await self._edit_status(run, replies.training_preparing(run, report))
+
     async def progress(self, run: TrainingRun, epoch: EpochReport) -> None:
+        await self._edit_status(run, replies.training_progress(run, epoch))
+
+    async def _edit_status(self, run: TrainingRun, text: str) -> None:
+        """Show ``text`` in the run's status message, its cancel button kept."""
         if run.status_message_id is None:
             return
         try:
             await self._bot.edit_message_text(
-                replies.training_progress(run, epoch),
+                text,
                 chat_id=run.chat_id,
                 message_id=run.status_message_id,
                 reply_markup=cancel_keyboard(run.id),
