@@ -28,11 +28,15 @@ def test_shipped_model_accuracy(shipped_probs: np.ndarray, mnist_test) -> None:
 
 
 def test_fast_model_agrees_with_keras_model(shipped_probs: np.ndarray, mnist_test) -> None:
+    """The LiteRT file holds int8 weights (``training.export.export_tflite``): it reads
+    like its float Keras twin, within a few digits in 10,000 and a few percent of
+    probability."""
     x, _ = mnist_test
     keras_model = Classifier.load(shipped_model_path().with_suffix(".keras"))
     slow = predict_all(keras_model, x)
-    assert (slow.argmax(axis=1) == shipped_probs.argmax(axis=1)).all()
-    np.testing.assert_allclose(slow, shipped_probs, atol=1e-4)
+    assert (slow.argmax(axis=1) != shipped_probs.argmax(axis=1)).sum() <= 5
+    assert np.abs(slow - shipped_probs).max() <= 0.1
+    assert np.quantile(np.abs(slow - shipped_probs).max(axis=1), 0.99) <= 0.01
 
 
 def test_model_card_matches_reality(shipped_probs: np.ndarray, mnist_test, mnist_path) -> None:

@@ -74,15 +74,31 @@ def test_progress_file_reports_preparation_epochs_and_done(small_run: Path) -> N
 
 
 def test_exported_models_agree(small_run: Path, mnist_test) -> None:
+    """The LiteRT file has int8 weights: it reads like the float Keras file, within a
+    digit or two in 500 and a few percent of probability."""
     x, _ = mnist_test
     fast = Classifier.load(small_run / "digitbot-t1.tflite").score(x[:500])
     slow = Classifier.load(small_run / "digitbot-t1.keras").score(x[:500])
-    assert (fast.probs.argmax(1) == slow.probs.argmax(1)).all()
-    np.testing.assert_allclose(fast.probs, slow.probs, atol=1e-4)
-    np.testing.assert_allclose(fast.digit_like, slow.digit_like, atol=1e-4)
+    assert (fast.probs.argmax(1) != slow.probs.argmax(1)).sum() <= 2
+    np.testing.assert_allclose(fast.probs, slow.probs, atol=0.1)
+    np.testing.assert_allclose(fast.digit_like, slow.digit_like, atol=0.1)
+    # Quantized, not a float copy: a quarter of the size.
+    tflite = (small_run / "digitbot-t1.tflite").stat().st_size
+    assert tflite < 0.4 * (small_run / "digitbot-t1.keras").stat().st_size
     # The eleventh output is live: digit-likeness is not the constant of a 10-output model.
     assert fast.probs.shape == (500, 10)
     assert fast.digit_like.min() < 1.0
+
+
+def test_card_reports_the_served_model(small_run: Path, mnist_test) -> None:
+    """The card's test accuracy is the LiteRT file's own, measured as the bot reads."""
+    from training.evaluate import predict_all
+
+    x, y = mnist_test
+    card = json.loads((small_run / "digitbot-t1.json").read_text())
+    probs = predict_all(Classifier.load(small_run / "digitbot-t1.tflite"), x)
+    assert card["test_metrics"]["accuracy"] == pytest.approx(float((probs.argmax(1) == y).mean()))
+    assert "int8" in card["litert"]
 
 
 def test_user_samples_are_mixed_in(tmp_path: Path, mnist_path: Path, mnist_test) -> None:
