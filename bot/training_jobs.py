@@ -147,6 +147,14 @@ def default_command(request: TrainRequest) -> list[str]:
     return command
 
 
+#: Progress lines that carry a report: its type, the ``_ActiveRun`` field that keeps the
+#: latest one, and the ``TrainingReporter`` method that passes it on.
+_REPORTS: dict[str, tuple[type[EpochReport] | type[PreparationReport], str, str]] = {
+    "preparing": (PreparationReport, "last_preparation", "preparing"),
+    "epoch": (EpochReport, "last_epoch", "progress"),
+}
+
+
 @dataclass
 class _ActiveRun:
     run: TrainingRun
@@ -329,36 +337,16 @@ class TrainingJobs:
         except (ValueError, KeyError, TypeError):
             log.warning("Training run %d: unreadable progress line %r", active.run.id, line[:200])
             return
-        if kind == "preparing":
+        if kind in _REPORTS:
+            report_type, attribute, method = _REPORTS[kind]
             try:
-                preparation = PreparationReport.from_event(event)
+                report = report_type.from_event(event)
             except (KeyError, TypeError, ValueError):
-                log.warning("Training run %d: bad preparing line %r", active.run.id, line[:200])
+                log.warning("Training run %d: bad %s line %r", active.run.id, kind, line[:200])
                 return
-            active.last_preparation = preparation
-            log.info(
-                "Training run %d: preparing %s %d/%d",
-                active.run.id,
-                preparation.stage,
-                preparation.done,
-                preparation.total,
-            )
-            await self._report("preparing", active.run, preparation)
-        elif kind == "epoch":
-            try:
-                epoch = EpochReport.from_event(event)
-            except (KeyError, TypeError, ValueError):
-                log.warning("Training run %d: bad epoch line %r", active.run.id, line[:200])
-                return
-            active.last_epoch = epoch
-            log.info(
-                "Training run %d: epoch %d/%d val_accuracy %.4f",
-                active.run.id,
-                epoch.epoch,
-                epoch.epochs,
-                epoch.val_accuracy,
-            )
-            await self._report("progress", active.run, epoch)
+            setattr(active, attribute, report)
+            log.info("Training run %d: %s", active.run.id, report)
+            await self._report(method, active.run, report)
         elif kind == "done":
             active.done_event = event
         elif kind == "error":

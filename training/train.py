@@ -21,9 +21,9 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 
@@ -78,8 +78,22 @@ class TrainConfig:
     verbose: int = 1
 
 
+_FIELD_TYPES: dict[str, Callable[[Any], Any]] = {"int": int, "float": float, "str": str}
+
+
+class _ProgressLine:
+    """A report that travels as one JSON line of the progress file."""
+
+    @classmethod
+    def from_event(cls, event: dict) -> Self:
+        """Read back one line: each field converted to its declared type, so a line a
+        trainer of another version wrote raises KeyError, TypeError or ValueError rather
+        than passing a string on as a number."""
+        return cls(**{f.name: _FIELD_TYPES[str(f.type)](event[f.name]) for f in fields(cls)})
+
+
 @dataclass(frozen=True)
-class EpochReport:
+class EpochReport(_ProgressLine):
     """What the progress callback receives after every epoch (JSON-ready)."""
 
     epoch: int
@@ -91,23 +105,9 @@ class EpochReport:
     seconds: float
     eta_seconds: float
 
-    @classmethod
-    def from_event(cls, event: dict) -> EpochReport:
-        """Read back one ``{"event": "epoch", ...}`` line of a progress file."""
-        return cls(
-            epoch=int(event["epoch"]),
-            epochs=int(event["epochs"]),
-            loss=float(event["loss"]),
-            accuracy=float(event["accuracy"]),
-            val_loss=float(event["val_loss"]),
-            val_accuracy=float(event["val_accuracy"]),
-            seconds=float(event["seconds"]),
-            eta_seconds=float(event["eta_seconds"]),
-        )
-
 
 @dataclass(frozen=True)
-class PreparationReport:
+class PreparationReport(_ProgressLine):
     """What the preparation callback receives while the training data is being made
     (JSON-ready): the photo crops take minutes before the first epoch even starts."""
 
@@ -117,17 +117,6 @@ class PreparationReport:
     total: int
     seconds: float
     eta_seconds: float
-
-    @classmethod
-    def from_event(cls, event: dict) -> PreparationReport:
-        """Read back one ``{"event": "preparing", ...}`` line of a progress file."""
-        return cls(
-            stage=str(event["stage"]),
-            done=int(event["done"]),
-            total=int(event["total"]),
-            seconds=float(event["seconds"]),
-            eta_seconds=float(event["eta_seconds"]),
-        )
 
 
 @dataclass
