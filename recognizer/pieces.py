@@ -321,25 +321,20 @@ def drop_far_singles(lines: list[list[Piece]], digit_height: float) -> list[list
     of a ruled line past its end, not a digit (``FAR_SINGLE_GAP``). A lone digit near
     the writing joins the block, so a lone digit a line gap beyond it is kept too.
     """
-    block = [line for line in lines if len(line) >= 2]
-    if not block:
+    if all(len(line) == 1 for line in lines):
         return lines
-    singles = [line for line in lines if len(line) == 1]
-    joined = True
-    while joined:
-        joined = False
-        for line in singles:
-            piece = line[0]
-            gap = min(
-                max(min(p.y0 for p in other) - piece.y1, piece.y0 - max(p.y1 for p in other))
-                for other in block
-            )
-            if gap <= FAR_SINGLE_GAP * digit_height:
-                block.append(line)
-                singles.remove(line)
-                joined = True
-                break
-    return [line for line in lines if not any(line is far for far in singles)]
+    # Lines chained by gaps of at most FAR_SINGLE_GAP form blocks; in a sweep from the
+    # top, a line starts a new block when it lies that far below all above it.
+    block_of = [0] * len(lines)
+    block, bottom = -1, -np.inf
+    for index in sorted(range(len(lines)), key=lambda k: min(p.y0 for p in lines[k])):
+        top = min(p.y0 for p in lines[index])
+        if top - bottom > FAR_SINGLE_GAP * digit_height:
+            block += 1
+        block_of[index] = block
+        bottom = max(bottom, max(p.y1 for p in lines[index]))
+    writing = {block_of[k] for k, line in enumerate(lines) if len(line) >= 2}
+    return [line for k, line in enumerate(lines) if block_of[k] in writing]
 
 
 def group_lines(pieces: list[Piece], digit_height: float) -> list[list[Piece]]:
