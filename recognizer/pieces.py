@@ -213,7 +213,7 @@ def split_stacked(
         return []
     lower = rows >= cut
     halves = []
-    for part in (~lower, lower):
+    for part, part_label in ((~lower, label), (lower, new_label)):
         part_rows, part_cols = rows[part], cols[part]
         part_height = int(part_rows.max()) + 1 - int(part_rows.min())
         if part_height < 0.6 * digit_height or part_height > 1.4 * digit_height:
@@ -224,7 +224,7 @@ def split_stacked(
                 y0 + int(part_rows.min()),
                 x0 + int(part_cols.max()) + 1,
                 y0 + int(part_rows.max()) + 1,
-                [new_label if part is lower else label],
+                [part_label],
                 int(part.sum()),
                 stroke,
             )
@@ -325,14 +325,15 @@ def drop_far_singles(lines: list[list[Piece]], digit_height: float) -> list[list
         return lines
     # Lines chained by gaps of at most FAR_SINGLE_GAP form blocks; in a sweep from the
     # top, a line starts a new block when it lies that far below all above it.
+    tops = [min(p.y0 for p in line) for line in lines]
+    bottoms = [max(p.y1 for p in line) for line in lines]
     block_of = [0] * len(lines)
     block, bottom = -1, -np.inf
-    for index in sorted(range(len(lines)), key=lambda k: min(p.y0 for p in lines[k])):
-        top = min(p.y0 for p in lines[index])
-        if top - bottom > FAR_SINGLE_GAP * digit_height:
+    for index in sorted(range(len(lines)), key=tops.__getitem__):
+        if tops[index] - bottom > FAR_SINGLE_GAP * digit_height:
             block += 1
         block_of[index] = block
-        bottom = max(bottom, max(p.y1 for p in lines[index]))
+        bottom = max(bottom, bottoms[index])
     writing = {block_of[k] for k, line in enumerate(lines) if len(line) >= 2}
     return [line for k, line in enumerate(lines) if block_of[k] in writing]
 
