@@ -171,8 +171,9 @@ def label_components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return count, labels, stats
 
 
-def noise_floors(contrast: np.ndarray, sigmas: tuple[float, ...]) -> list[np.ndarray]:
-    """Per-pixel contrast that noise alone reaches: local median + ``sigmas`` deviations.
+def noise_floors(contrast: np.ndarray, levels: tuple[tuple[float, int], ...]) -> list[np.ndarray]:
+    """Per-pixel contrast that noise alone reaches: for each (sigmas, level), the local
+    median + ``sigmas`` deviations, and at least ``level``.
 
     Noise is far from even across a photo: a shadow or a dark corner is several times
     noisier (relative to its brightness) than lit paper. Robust local statistics (a
@@ -186,8 +187,8 @@ def noise_floors(contrast: np.ndarray, sigmas: tuple[float, ...]) -> list[np.nda
     median = cv2.medianBlur(sample, window)
     spread = cv2.medianBlur(cv2.absdiff(sample, median), window)
     floors = []
-    for sigma in sigmas:
-        floor = cv2.add(median, cv2.multiply(spread, 1.4826 * sigma))
+    for sigma, level in levels:
+        floor = cv2.max(cv2.add(median, cv2.multiply(spread, 1.4826 * sigma)), level)
         # Noise statistics vary slowly; the nearest sample is close enough, and quick.
         floors.append(cv2.resize(floor, (width, height), interpolation=cv2.INTER_NEAREST))
     return floors
@@ -212,17 +213,16 @@ def binarize_components(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) 
     mask's connected components that hold a strong pixel are the ink.
     """
     strong_level, weak_level = ink_levels(contrast, min_contrast)
-    strong_floor, weak_floor = noise_floors(contrast, (STRONG_SIGMAS, WEAK_SIGMAS))
-    strong = cv2.compare(contrast, cv2.max(strong_floor, strong_level), cv2.CMP_GE)
-    points = cv2.findNonZero(strong)
-    if points is None:
+    strong_floor, weak_floor = noise_floors(
+        contrast, ((STRONG_SIGMAS, strong_level), (WEAK_SIGMAS, weak_level))
+    )
+    strong = cv2.compare(contrast, strong_floor, cv2.CMP_GE)
+    if not cv2.countNonZero(strong):
         empty = np.zeros_like(contrast)
         return InkMask(empty, np.zeros(contrast.shape, np.int32), np.zeros((1, 5), np.int32))
-    weak = cv2.compare(contrast, cv2.max(weak_floor, weak_level), cv2.CMP_GE)
+    weak = cv2.compare(contrast, weak_floor, cv2.CMP_GE)
     count, labels, stats = label_components(weak)
-    points = points.reshape(-1, 2)
-    keep = np.zeros(count, dtype=bool)
-    keep[labels[points[:, 1], points[:, 0]]] = True
+    keep = np.bincount(labels[strong > 0], minlength=count) > 0
     keep[0] = False
     if keep[1:].all():
         return InkMask(weak, labels, stats)
