@@ -196,11 +196,14 @@ def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[f
     if piece.w <= 2 * margin:
         return []
     inner = profile[margin : piece.w - margin]
-    # Local minima (plateaus count once), deepest first, kept apart from each other.
+    # Local minima (plateaus count once), kept apart from each other.
     left = np.concatenate(([np.inf], inner[:-1]))
     right = np.concatenate((inner[1:], [np.inf]))
     minima = np.flatnonzero((inner <= left) & (inner < right))
-    minima = minima[np.argsort(inner[minima], kind="stable")]
+    # Deepest valleys first, measured against the ink on either side: the columns where
+    # two digits touch are low between two tall ones, while the long thin bar of a 7
+    # (or the top of a 5) is low too, but only beside the piece's edge.
+    minima = minima[np.argsort(-_valley_depths(profile, minima + margin), kind="stable")]
     expected = max(1, round(piece.w / (0.65 * max(piece.h, 0.8 * digit_height))))
     # Where digits touch, little ink crosses the column; inside a stroke, much does.
     # The deepest minima are kept whatever their depth, as many as there are probably
@@ -215,6 +218,29 @@ def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[f
         if len(chosen) >= expected + 1:
             break
     return sorted(float(piece.x0 + margin + index) for index in chosen)
+
+
+def _valley_depths(profile: np.ndarray, minima: np.ndarray) -> np.ndarray:
+    """Each minimum's depth as a valley, as a share of its lower rim.
+
+    A rim is the highest point between the minimum and the nearest lower point on that
+    side (or the end of the profile): a valley's prominence. As a share of the rim, a
+    narrow joint between two strokes scores near 1, and a wobble in a thick stroke
+    near 0.
+    """
+    depths = np.empty(len(minima))
+    for k, index in enumerate(minima):
+        value = float(profile[index])
+        top = min(_rim(profile[:index][::-1], value), _rim(profile[index + 1 :], value))
+        depths[k] = (top - value) / max(top, 1e-9)
+    return depths
+
+
+def _rim(side: np.ndarray, value: float) -> float:
+    """The highest point of ``side`` (outwards from a minimum) before it drops below
+    ``value``."""
+    lower = np.flatnonzero(side < value)
+    return float(side[: lower[0] if len(lower) else len(side)].max(initial=value))
 
 
 def _segment_key(line: list[Piece], left: float, right: float, digit_height: float) -> tuple:

@@ -255,6 +255,26 @@ def test_touching_digits_get_candidate_cuts() -> None:
     assert len(lattice.positions) >= 3  # at least one cut inside the pair
 
 
+def test_a_long_bar_does_not_take_the_cuts_from_where_it_joins_the_next_digit() -> None:
+    """A 7 whose long, slightly wavy top bar runs on into the loop of a 9: the columns
+    of the bar left of the stem hold as little ink as those where the two digits join,
+    but only the join lies low between two tall strokes."""
+    labels = np.zeros((140, 200), np.uint8)
+    for x in range(10, 90, 2):
+        cv2.circle(labels, (x, 14), 3 + (x // 12) % 2, 1, -1)
+    for x in range(90, 152, 2):
+        cv2.circle(labels, (x, 14), 5, 1, -1)
+    cv2.line(labels, (86, 14), (66, 132), 1, 9)  # the 7's stem: x 62-91
+    cv2.ellipse(labels, (158, 48), (28, 32), 0, 0, 360, 1, 9)  # the 9's loop: x 125-191
+    cv2.line(labels, (186, 48), (182, 134), 1, 9)
+    ys, xs = np.nonzero(labels)
+    piece = Piece(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, [1], 1)
+    lattice = build_lattice([piece], labels.astype(np.int32), 120)
+    cuts = [x for x, inner in zip(lattice.positions, lattice.inner, strict=True) if inner]
+    assert cuts
+    assert all(91 < x < 125 for x in cuts), cuts
+
+
 def test_a_digit_in_two_pieces_between_wide_gaps_is_read_whole() -> None:
     """A 5 whose bar is drawn apart, up and to the right of its belly, in a string with
     wide gaps: the boundaries around it lie far apart, but its ink is one digit wide."""
