@@ -206,8 +206,8 @@ def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[f
     minima = minima[np.argsort(-_valley_depths(profile, minima + margin), kind="stable")]
     expected = max(1, round(piece.w / (0.65 * max(piece.h, 0.8 * digit_height))))
     # Where digits touch, little ink crosses the column; inside a stroke, much does.
-    # The deepest minima are kept whatever their depth, as many as there are probably
-    # digits to separate; shallower ones only if they are clearly low.
+    # The deepest valleys are kept whatever ink crosses them, as many as there are
+    # probably digits to separate; others only if clearly little does.
     shallow = 0.85 * float(np.median(profile[profile > 0]))
     chosen: list[int] = []
     for index in minima:
