@@ -2,10 +2,12 @@
 
 decode (``image_io``) -> find candidate digits (``segmentation``) -> 28x28 crops
 (``normalization``) -> one ``Classifier.predict`` call for all of them -> the European-1
-prior (``styles``) -> the best reading of each line (``lattice.choose_segments``) ->
-``Recognition`` with boxes mapped back to the original photo and a small preview for
-the renderer. ``Digit.probs`` are the network's softmax, with the one documented
-adjustment of ``styles``.
+prior (``styles``) -> the best reading of each line (``lattice.choose_segments``) -> a
+second look at the unsure digits of those readings (``second_look``) -> ``Recognition``
+with boxes mapped back to the original photo and a small preview for the renderer.
+``Digit.probs`` are the network's softmax, with the one documented adjustment of
+``styles``, averaged over the second look's variants for a digit read below
+``second_look.REREAD_BELOW``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .classifier import Classifier
 from .image_io import ImageSource, LoadedImage, downscale_to, load_image
 from .lattice import Crop, choose_segments
 from .normalization import normalize_batch
+from .second_look import REREAD_BELOW, reread
 from .segmentation import MAX_CANDIDATES, segment
 from .styles import apply_style_priors
 from .types import Box, Digit, Recognition
@@ -60,23 +63,29 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
         model = classifier if classifier is not None else default_classifier()
         scores = model.score(inputs)
         probs = apply_style_priors(inputs, scores.probs)
+        # The reading of each line: (line number, index into ``crops``) per digit.
+        chosen: list[tuple[int, int]] = []
         offset = 0
         for line_number, lattice in enumerate(segmentation.lines):
             count = len(lattice.crops)
-            line_probs = probs[offset : offset + count]
-            digit_like = scores.digit_like[offset : offset + count]
-            for index in choose_segments(lattice, line_probs, digit_like):
-                row = line_probs[index]
-                digits.append(
-                    Digit(
-                        label=int(np.argmax(row)),
-                        probs=tuple(float(p) for p in row),
-                        box=box_in_photo(lattice.crops[index], loaded, segmentation.scale),
-                        line=line_number,
-                        crop=inputs[offset + index],
-                    )
-                )
+            path = choose_segments(
+                lattice, probs[offset : offset + count], scores.digit_like[offset : offset + count]
+            )
+            chosen.extend((line_number, offset + index) for index in path)
             offset += count
+        unsure = [index for _, index in chosen if probs[index].max() < REREAD_BELOW]
+        probs[unsure] = reread([crops[index].mask for index in unsure], model)
+        for line_number, index in chosen:
+            row = probs[index]
+            digits.append(
+                Digit(
+                    label=int(np.argmax(row)),
+                    probs=tuple(float(p) for p in row),
+                    box=box_in_photo(crops[index], loaded, segmentation.scale),
+                    line=line_number,
+                    crop=inputs[index],
+                )
+            )
     truncated = segmentation.truncated or len(digits) > MAX_CANDIDATES
     return Recognition(
         digits=tuple(digits[:MAX_CANDIDATES]),

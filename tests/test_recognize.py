@@ -23,7 +23,9 @@ from recognizer import (
     recognize,
 )
 from recognizer import pipeline as pipeline_module
+from recognizer.classifier import Scores
 from recognizer.normalization import normalize
+from recognizer.second_look import REREAD_BELOW
 from recognizer.segmentation import MAX_CANDIDATES
 from recognizer.styles import apply_style_priors, top_width
 from training.photo_crops import iou
@@ -176,11 +178,21 @@ class CountingClassifier:
         self.inner = inner
         self.calls = 0
         self.crops = 0
+        self.batches: list[int] = []
 
     def score(self, crops: np.ndarray):
         self.calls += 1
         self.crops += len(crops)
+        self.batches.append(len(crops))
         return self.inner.score(crops)
+
+
+class UnsureClassifier(CountingClassifier):
+    """The real network's answers made unsure: every probability halved towards even."""
+
+    def score(self, crops: np.ndarray):
+        scores = super().score(crops)
+        return Scores(0.5 * scores.probs + 0.05, scores.digit_like)
 
 
 def test_one_predict_call_per_photo(clear_digits, classifier) -> None:
@@ -190,6 +202,17 @@ def test_one_predict_call_per_photo(clear_digits, classifier) -> None:
     assert result.text == "8675309 42"
     assert counting.calls == 1
     assert counting.crops >= 9
+
+
+def test_unsure_digits_get_a_second_look_in_one_more_call(clear_digits, classifier) -> None:
+    unsure = UnsureClassifier(classifier)
+    page, _ = compose(["8675309"], clear_digits)
+    result = recognize(png(page), unsure)  # type: ignore[arg-type]
+    assert result.text == "8675309"
+    assert unsure.calls == 2
+    # Each of the seven digits, read five ways (as it is, turned twice, two pens).
+    assert unsure.batches[1] == 7 * 5
+    assert all(d.confidence < REREAD_BELOW for d in result.digits)
 
 
 def test_no_model_is_loaded_for_an_empty_photo(monkeypatch) -> None:
