@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -26,7 +27,10 @@ WIDE_PIECE = 1.1
 #: Widest segment (in digit heights) the lattice considers to be one digit.
 MAX_DIGIT_WIDTH = 1.5
 #: Log prior cost of cutting a connected piece: most pieces are one digit; touching
-#: digits must be read clearly better cut than whole.
+#: digits must be read clearly better cut than whole. A cut at a valley of the piece's
+#: ink of relative depth d (``_valley_depths``) costs CUT_COST x (1 - d): two digits
+#: touch at a narrow joint between tall strokes (d near 1), while a dip in the ink of
+#: one digit is shallow (d near 0).
 CUT_COST = 1.5
 #: Log prior cost of reading two complete-looking pieces as one digit.
 MERGE_COST = 1.5
@@ -58,8 +62,9 @@ class LineLattice:
     positions: tuple[float, ...]
     #: Boundaries that every reading passes (clear gaps between complete digits).
     certain: tuple[bool, ...]
-    #: Boundaries that cut through a piece (between touching digits, if any).
-    inner: tuple[bool, ...]
+    #: Log prior cost of a reading passing each boundary: 0 between pieces, the cut's
+    #: cost where it cuts through a piece (between touching digits, if any).
+    cut_costs: tuple[float, ...]
     #: (start, end) position indices of each segment, and the crop each one reads
     #: (``EMPTY`` for a segment without ink).
     spans: tuple[tuple[int, int], ...]
@@ -87,30 +92,30 @@ def build_lattice(line: list[Piece], labels: np.ndarray, digit_height: float) ->
     line = sorted(line, key=lambda p: p.cx)
     positions: list[float] = [float(line[0].x0)]
     certain: list[bool] = [True]
-    inner: list[bool] = [False]
+    cut_costs: list[float] = [0.0]
     for left, right in itertools.pairwise(line):
         cuts = _inner_cuts(left, labels, hd)
-        positions.extend(cuts)
+        positions.extend(cut.x for cut in cuts)
         certain.extend([False] * len(cuts))
-        inner.extend([True] * len(cuts))
+        cut_costs.extend(cut.cost for cut in cuts)
         gap = right.x0 - left.x1
         boundary = (left.x1 + right.x0) / 2 if gap >= 0 else (left.cx + right.cx) / 2
         sure = gap > 0.05 * hd and _is_complete(left, hd) and _is_complete(right, hd)
         sure = sure or gap > 0.6 * hd
         positions.append(boundary)
         certain.append(sure)
-        inner.append(False)
+        cut_costs.append(0.0)
     cuts = _inner_cuts(line[-1], labels, hd)
-    positions.extend(cuts)
+    positions.extend(cut.x for cut in cuts)
     certain.extend([False] * len(cuts))
-    inner.extend([True] * len(cuts))
+    cut_costs.extend(cut.cost for cut in cuts)
     positions.append(float(line[-1].x1))
     certain.append(True)
-    inner.append(False)
+    cut_costs.append(0.0)
     order = np.argsort(positions, kind="stable")
     positions = [positions[i] for i in order]
     certain = [certain[i] for i in order]
-    inner = [inner[i] for i in order]
+    cut_costs = [cut_costs[i] for i in order]
 
     spans: list[tuple[int, int]] = []
     span_crops: list[int] = []
@@ -138,7 +143,7 @@ def build_lattice(line: list[Piece], labels: np.ndarray, digit_height: float) ->
     return LineLattice(
         positions=tuple(positions),
         certain=tuple(certain),
-        inner=tuple(inner),
+        cut_costs=tuple(cut_costs),
         spans=tuple(spans),
         span_crops=tuple(span_crops),
         crops=tuple(crops),
@@ -184,7 +189,14 @@ def _single_piece(key: tuple, line: list[Piece]) -> bool:
     return False
 
 
-def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[float]:
+class Cut(NamedTuple):
+    """A candidate cut through a piece: its column and the log prior cost of cutting."""
+
+    x: float
+    cost: float
+
+
+def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[Cut]:
     """Candidate cuts inside a piece too wide for one digit: columns of least ink."""
     if not _is_wide(piece, digit_height):
         return []
@@ -203,21 +215,23 @@ def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[f
     # Deepest valleys first, measured against the ink on either side: the columns where
     # two digits touch are low between two tall ones, while the long thin bar of a 7
     # (or the top of a 5) is low too, but only beside the piece's edge.
-    minima = minima[np.argsort(-_valley_depths(profile, minima + margin), kind="stable")]
+    depths = _valley_depths(profile, minima + margin)
+    order = np.argsort(-depths, kind="stable")
     expected = max(1, round(piece.w / (0.65 * max(piece.h, 0.8 * digit_height))))
     # Where digits touch, little ink crosses the column; inside a stroke, much does.
     # The deepest valleys are kept whatever ink crosses them, as many as there are
     # probably digits to separate; others only if clearly little does.
     shallow = 0.85 * float(np.median(profile[profile > 0]))
-    chosen: list[int] = []
-    for index in minima:
+    chosen: list[Cut] = []
+    for index, depth in zip(minima[order], depths[order], strict=True):
         if len(chosen) >= expected - 1 and inner[index] > shallow:
             break
-        if all(abs(index - other) >= 0.12 * digit_height for other in chosen):
-            chosen.append(int(index))
+        x = float(piece.x0 + margin + index)
+        if all(abs(x - other.x) >= 0.12 * digit_height for other in chosen):
+            chosen.append(Cut(x, CUT_COST * (1.0 - float(depth))))
         if len(chosen) >= expected + 1:
             break
-    return sorted(float(piece.x0 + margin + index) for index in chosen)
+    return sorted(chosen)
 
 
 def _valley_depths(profile: np.ndarray, minima: np.ndarray) -> np.ndarray:
@@ -354,7 +368,8 @@ def choose_segments(
     at all (``Classifier.score``). A reading is a path through the candidate boundaries;
     each step is a crop read as a digit, scoring log(top probability x digit-likeness)
     + shape prior - DIGIT_COST, or a crop skipped as not a digit, scoring its skip
-    prior. Dynamic programming finds the best path.
+    prior, less the cost of the cut it ends at, if any. Dynamic programming finds the
+    best path.
     """
     count = len(lattice.positions)
     best = np.full(count, -np.inf)
@@ -368,7 +383,7 @@ def choose_segments(
     for (start, end), index in zip(lattice.spans, lattice.span_crops, strict=True):
         if best[start] == -np.inf:
             continue
-        base = best[start] - (CUT_COST if lattice.inner[end] and end < count - 1 else 0.0)
+        base = best[start] - lattice.cut_costs[end]
         if index == EMPTY:
             read, skip = -np.inf, base
         else:

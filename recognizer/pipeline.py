@@ -2,12 +2,12 @@
 
 decode (``image_io``) -> find candidate digits (``segmentation``) -> 28x28 crops
 (``normalization``) -> one ``Classifier.predict`` call for all of them -> the European-1
-prior (``styles``) -> the best reading of each line (``lattice.choose_segments``) -> a
-second look at the unsure digits of those readings (``second_look``) -> ``Recognition``
-with boxes mapped back to the original photo and a small preview for the renderer.
-``Digit.probs`` are the network's softmax, with the one documented adjustment of
-``styles``, averaged over the second look's variants for a digit read below
-``second_look.REREAD_BELOW``.
+prior (``styles``) -> the best reading of each line (``lattice.choose_segments``), unless
+the network calls none of its digits one digit -> a second look at the unsure digits of
+those readings (``second_look``) -> ``Recognition`` with boxes mapped back to the
+original photo and a small preview for the renderer. ``Digit.probs`` are the network's
+softmax, with the one documented adjustment of ``styles``, averaged over the second
+look's variants for a digit read below ``second_look.REREAD_BELOW``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from .types import Box, Digit, Recognition
 
 #: Longest side of ``Recognition.preview``: enough for a phone screen, cheap to draw on.
 RENDER_MAX_SIDE = 1024
+#: A line whose every digit the network calls "not one digit" (``Scores.digit_like``
+#: below this) is no writing, but a scrap of the page's edge or a smudge: it is dropped.
+NO_WRITING_BELOW = 0.1
 
 _default_lock = threading.Lock()
 _default_classifiers: dict[str, Classifier] = {}
@@ -66,12 +69,13 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
         # The reading of each line: (line number, index into ``crops``) per digit.
         chosen: list[tuple[int, int]] = []
         offset = 0
-        for line_number, lattice in enumerate(segmentation.lines):
+        for lattice in segmentation.lines:
             count = len(lattice.crops)
-            path = choose_segments(
-                lattice, probs[offset : offset + count], scores.digit_like[offset : offset + count]
-            )
-            chosen.extend((line_number, offset + index) for index in path)
+            digit_like = scores.digit_like[offset : offset + count]
+            path = choose_segments(lattice, probs[offset : offset + count], digit_like)
+            if path and max(digit_like[index] for index in path) >= NO_WRITING_BELOW:
+                line_number = chosen[-1][0] + 1 if chosen else 0
+                chosen.extend((line_number, offset + index) for index in path)
             offset += count
         unsure = [index for _, index in chosen if probs[index].max() < REREAD_BELOW]
         probs[unsure] = reread([crops[index].mask for index in unsure], model)

@@ -215,6 +215,30 @@ def test_unsure_digits_get_a_second_look_in_one_more_call(clear_digits, classifi
     assert all(d.confidence < REREAD_BELOW for d in result.digits)
 
 
+class NoDigitClassifier(CountingClassifier):
+    """The real network, except that it calls every crop it reads as one of ``labels``
+    "not one digit"."""
+
+    def __init__(self, inner, labels: set[int]) -> None:
+        super().__init__(inner)
+        self.labels = labels
+
+    def score(self, crops: np.ndarray):
+        scores = super().score(crops)
+        scrap = np.isin(scores.probs.argmax(axis=1), list(self.labels))
+        return Scores(scores.probs, np.where(scrap, 0.02, scores.digit_like))
+
+
+def test_a_line_the_network_calls_no_writing_is_dropped(clear_digits, classifier) -> None:
+    page, _ = compose(["13", "42"], clear_digits)
+    result = recognize(png(page), NoDigitClassifier(classifier, {1, 3}))  # type: ignore[arg-type]
+    assert result.text == "42"
+    assert [d.line for d in result.digits] == [0, 0]  # the lines are numbered anew
+    # One digit the network takes for a digit keeps the line.
+    kept = recognize(png(page), NoDigitClassifier(classifier, {1}))  # type: ignore[arg-type]
+    assert kept.text == "13 42"
+
+
 def test_no_model_is_loaded_for_an_empty_photo(monkeypatch) -> None:
     def fail() -> None:
         raise AssertionError("the classifier should not be needed")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from recognizer.ink import binarize, contrast_map, estimate_background, ink_contrast, ink_mask
-from recognizer.lattice import Crop, LineLattice, build_lattice, choose_segments
+from recognizer.lattice import CUT_COST, Crop, LineLattice, build_lattice, choose_segments
 from recognizer.pieces import (
     Piece,
     drop_far_singles,
@@ -270,9 +270,17 @@ def test_a_long_bar_does_not_take_the_cuts_from_where_it_joins_the_next_digit() 
     ys, xs = np.nonzero(labels)
     piece = Piece(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, [1], 1)
     lattice = build_lattice([piece], labels.astype(np.int32), 120)
-    cuts = [x for x, inner in zip(lattice.positions, lattice.inner, strict=True) if inner]
+    cuts = [
+        (x, cost)
+        for x, cost, certain in zip(
+            lattice.positions, lattice.cut_costs, lattice.certain, strict=True
+        )
+        if not certain
+    ]
     assert cuts
-    assert all(91 < x < 125 for x in cuts), cuts
+    assert all(91 < x < 125 for x, _ in cuts), cuts
+    # A narrow joint between two tall strokes: a cut there costs little.
+    assert all(cost < 0.5 * CUT_COST for _, cost in cuts), cuts
 
 
 def test_a_digit_in_two_pieces_between_wide_gaps_is_read_whole() -> None:
@@ -300,12 +308,14 @@ def test_candidates_are_capped() -> None:
 # ----------------------------------------------------------------- choosing paths
 
 
-def lattice(positions, certain, spans, span_crops, heights, skip=None) -> LineLattice:
+def lattice(
+    positions, certain, spans, span_crops, heights, skip=None, cut_costs=None
+) -> LineLattice:
     crops = tuple(Crop(0, 0, 10, h, np.full((h, 10), 255, np.uint8)) for h in heights)
     return LineLattice(
         positions=tuple(positions),
         certain=tuple(certain),
-        inner=tuple(False for _ in positions),
+        cut_costs=tuple(cut_costs or [0.0] * len(positions)),
         spans=tuple(spans),
         span_crops=tuple(span_crops),
         crops=crops,
@@ -324,6 +334,20 @@ def test_confident_whole_beats_two_doubtful_halves() -> None:
     graph = lattice([0, 5, 10], [True, False, True], [(0, 1), (1, 2), (0, 2)], [0, 1, 2], [9] * 3)
     probs = np.stack([one_hot(1, 0.6), one_hot(1, 0.6), one_hot(0, 0.99)])
     assert choose_segments(graph, probs) == [2]
+
+
+def test_a_cut_at_a_deep_valley_is_taken_where_one_at_a_shallow_dip_is_not() -> None:
+    """Two confident halves against a doubtful whole: the prior cost of the cut between
+    them (``CUT_COST`` x (1 - valley depth)) settles it."""
+    probs = np.stack([one_hot(3, 0.97), one_hot(5, 0.97), one_hot(5, 0.25)])
+    spans, crops = [(0, 1), (1, 2), (0, 2)], [0, 1, 2]
+
+    def reading(cost: float) -> list[int]:
+        graph = lattice([0, 5, 10], [True, False, True], spans, crops, [9] * 3, None, [0, cost, 0])
+        return choose_segments(graph, probs)
+
+    assert reading(CUT_COST * (1 - 0.9)) == [0, 1]  # two digits touching at a narrow joint
+    assert reading(CUT_COST) == [2]  # a dip inside one digit's ink
 
 
 def test_two_confident_digits_beat_a_doubtful_whole() -> None:
