@@ -197,7 +197,8 @@ class Cut(NamedTuple):
 
 
 def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[Cut]:
-    """Candidate cuts inside a piece too wide for one digit: columns of least ink."""
+    """Candidate cuts inside a piece too wide for one digit, at the deepest valleys of
+    its column-ink profile, each with its prior cost (see ``CUT_COST``)."""
     if not _is_wide(piece, digit_height):
         return []
     crop = np.isin(labels[piece.y0 : piece.y1, piece.x0 : piece.x1], piece.labels)
