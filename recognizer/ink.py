@@ -227,7 +227,8 @@ def binarize_components(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) 
     if keep[1:].all():
         return InkMask(weak, labels, stats)
     stats[~keep, :] = 0
-    mask = np.take(np.where(keep, 255, 0).astype(np.uint8), labels)
+    # Every label is in range: "clip" skips the bounds check the default mode pays for.
+    mask = np.take(np.where(keep, 255, 0).astype(np.uint8), labels, mode="clip")
     return InkMask(mask, labels, stats)
 
 
