@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .classifier import Classifier
+from .classifier import DIGITS, Classifier
 from .normalization import SIZE, normalize
 from .styles import apply_style_priors
 
@@ -47,7 +47,7 @@ def reread(masks: list[np.ndarray], classifier: Classifier) -> np.ndarray:
     """(N, 10) probabilities of each crop's ink, averaged over its variants (with the
     European-1 prior of ``styles`` applied to each, as to every reading)."""
     if not masks:
-        return np.zeros((0, 10), np.float32)
+        return np.zeros((0, DIGITS), np.float32)
     groups = [variants(mask) for mask in masks]
     inputs = np.stack([image for group in groups for image in group])
     probs = apply_style_priors(inputs, classifier.score(inputs).probs)
