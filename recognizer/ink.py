@@ -283,13 +283,31 @@ def thick_stroke_width(background: Background, grey: np.ndarray | None = None) -
         _, split = cv2.threshold(coarse, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
         _, spread = cv2.meanStdDev(coarse, mask=cv2.bitwise_not(split))
         if cv2.countNonZero(split) < 0.2 * split.size and spread[0, 0] < EVEN_PAPER_SPREAD:
-            masks.append(split)
+            masks.append(_inner_components(split))
     width = 0.0
     for mask in masks:
         if cv2.countNonZero(mask):
             distance = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
             width = max(width, 2.0 * float(np.percentile(distance[mask > 0], 95)))
     return width * background.factor
+
+
+def _inner_components(mask: np.ndarray) -> np.ndarray:
+    """The mask without the components that touch the image's border.
+
+    Split by brightness alone, a page photographed on a darker table gives the table as
+    "ink": a broad band around the page, far thicker than any stroke.
+    """
+    _, labels, stats = label_components(mask)
+    height, width = mask.shape
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    right = x + stats[:, cv2.CC_STAT_WIDTH]
+    bottom = y + stats[:, cv2.CC_STAT_HEIGHT]
+    border = (x == 0) | (y == 0) | (right == width) | (bottom == height)
+    border[0] = True
+    if not border[1:].any():
+        return mask
+    return np.take(np.where(border, 0, 255).astype(np.uint8), labels, mode="clip")
 
 
 def working_shrink(background: Background) -> int:

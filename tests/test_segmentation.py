@@ -6,7 +6,15 @@ import cv2
 import numpy as np
 import pytest
 
-from recognizer.ink import binarize, contrast_map, estimate_background, ink_contrast, ink_mask
+from recognizer.ink import (
+    binarize,
+    contrast_map,
+    estimate_background,
+    fitted_background,
+    ink_contrast,
+    ink_mask,
+    thick_stroke_width,
+)
 from recognizer.lattice import CUT_COST, Crop, LineLattice, build_lattice, choose_segments
 from recognizer.pieces import (
     Piece,
@@ -74,6 +82,20 @@ def test_squared_paper_is_still_dark_ink() -> None:
         cv2.line(image, (0, step), (800, step), 170, 2)
     write(image, "2024", (200, 350), ink=25)
     assert estimate_background(image).dark_ink
+
+
+def test_a_darker_table_around_the_page_is_no_thick_stroke() -> None:
+    """A page shot on a darker table, evenly lit: split by brightness alone, the table is
+    a broad band of "ink" around the page. Taken for a marker's stroke it used to widen
+    the background kernel until thin pencil digits read as chalk on a board."""
+    image = np.full((600, 800), 90, np.uint8)  # the table
+    image[25:580, 40:765] = page(725, 555)  # the page on it, the table a narrow band
+    write(image, "2045", (220, 330), ink=120, thickness=3)  # thin, faint pencil
+    background = fitted_background(image)
+    assert thick_stroke_width(estimate_background(image), image) < 20
+    assert background.dark_ink
+    mask = ink_mask(image)
+    assert components(mask[200:360, 200:620]) >= 4
 
 
 def test_contrast_ignores_a_shadow() -> None:
