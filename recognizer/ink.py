@@ -171,6 +171,12 @@ def label_components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return count, labels, stats
 
 
+def component_mask(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """uint8 mask (255) of the components whose entry in ``keep`` is true."""
+    # Every label is in range: "clip" skips the bounds check the default mode pays for.
+    return np.take(np.where(keep, 255, 0).astype(np.uint8), labels, mode="clip")
+
+
 def noise_floors(contrast: np.ndarray, levels: tuple[tuple[float, int], ...]) -> list[np.ndarray]:
     """Per-pixel contrast that noise alone reaches: for each (sigmas, level), the local
     median + ``sigmas`` deviations, and at least ``level``.
@@ -227,9 +233,7 @@ def binarize_components(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) 
     if keep[1:].all():
         return InkMask(weak, labels, stats)
     stats[~keep, :] = 0
-    # Every label is in range: "clip" skips the bounds check the default mode pays for.
-    mask = np.take(np.where(keep, 255, 0).astype(np.uint8), labels, mode="clip")
-    return InkMask(mask, labels, stats)
+    return InkMask(component_mask(labels, keep), labels, stats)
 
 
 def binarize(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarray:
@@ -307,7 +311,7 @@ def _inner_components(mask: np.ndarray) -> np.ndarray:
     border[0] = True
     if not border[1:].any():
         return mask
-    return np.take(np.where(border, 0, 255).astype(np.uint8), labels, mode="clip")
+    return component_mask(labels, ~border)
 
 
 def working_shrink(background: Background) -> int:
