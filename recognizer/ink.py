@@ -171,6 +171,15 @@ def label_components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return count, labels, stats
 
 
+def touches_border(stats: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Which components (``label_components`` rows) touch the image's border."""
+    height, width = shape[:2]
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    right = x + stats[:, cv2.CC_STAT_WIDTH]
+    bottom = y + stats[:, cv2.CC_STAT_HEIGHT]
+    return (x <= 0) | (y <= 0) | (right >= width) | (bottom >= height)
+
+
 def component_mask(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """uint8 mask (255) of the components whose entry in ``keep`` is true."""
     # Every label is in range: "clip" skips the bounds check the default mode pays for.
@@ -303,11 +312,7 @@ def _inner_components(mask: np.ndarray) -> np.ndarray:
     "ink": a broad band around the page, far thicker than any stroke.
     """
     _, labels, stats = label_components(mask)
-    height, width = mask.shape
-    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    right = x + stats[:, cv2.CC_STAT_WIDTH]
-    bottom = y + stats[:, cv2.CC_STAT_HEIGHT]
-    border = (x == 0) | (y == 0) | (right == width) | (bottom == height)
+    border = touches_border(stats, mask.shape)
     border[0] = True
     if not border[1:].any():
         return mask

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .ink import InkMask, label_components, weighted_median
+from .ink import InkMask, label_components, touches_border, weighted_median
 
 #: Smallest digit height (pixels, in the working image) worth reading.
 MIN_DIGIT_HEIGHT = 10
@@ -134,7 +134,7 @@ def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
     hd = digit_height
     small = np.maximum(w, h) < 0.15 * hd
     too_tall = h > 2.0 * hd
-    at_border = (x <= 0) | (y <= 0) | (x + w >= width) | (y + h >= height)
+    at_border = touches_border(stats, mask.shape)
     # What touches the photo's border is the page edge, the table, a finger, or a digit
     # cut in half: only keep what could be a whole digit.
     edge_piece = at_border & (
