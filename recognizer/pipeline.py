@@ -78,7 +78,9 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
                 chosen.extend((line_number, offset + index) for index in path)
             offset += count
         unsure = [index for _, index in chosen if probs[index].max() < REREAD_BELOW]
-        probs[unsure] = reread([crops[index].mask for index in unsure], model)
+        probs[unsure] = reread(
+            [crops[index].mask for index in unsure], model, [inputs[index] for index in unsure]
+        )
         for line_number, index in chosen:
             row = probs[index]
             digits.append(

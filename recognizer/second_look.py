@@ -28,10 +28,10 @@ PEN_STEP = 3
 _PEN = np.ones((PEN_STEP, PEN_STEP), np.uint8)
 
 
-def variants(mask: np.ndarray) -> list[np.ndarray]:
+def variants(mask: np.ndarray, own: np.ndarray | None = None) -> list[np.ndarray]:
     """28x28 inputs of the same ink read other ways (see the module's docstring); the
-    first is the crop's own input."""
-    own = normalize(mask)
+    first is the crop's own input (``normalize(mask)``, unless already made: ``own``)."""
+    own = normalize(mask) if own is None else own
     inputs = [own]
     for angle in TURNS:
         turn = cv2.getRotationMatrix2D((SIZE / 2, SIZE / 2), angle, 1.0)
@@ -43,14 +43,18 @@ def variants(mask: np.ndarray) -> list[np.ndarray]:
     return inputs
 
 
-def reread(masks: list[np.ndarray], classifier: Classifier) -> np.ndarray:
+def reread(
+    masks: list[np.ndarray], classifier: Classifier, inputs: list[np.ndarray] | None = None
+) -> np.ndarray:
     """(N, 10) probabilities of each crop's ink, averaged over its variants (with the
-    European-1 prior of ``styles`` applied to each, as to every reading)."""
+    European-1 prior of ``styles`` applied to each, as to every reading). ``inputs``:
+    the crops' own 28x28 inputs, when the caller has them already."""
     if not masks:
         return np.zeros((0, DIGITS), np.float32)
-    groups = [variants(mask) for mask in masks]
-    inputs = np.stack([image for group in groups for image in group])
-    probs = apply_style_priors(inputs, classifier.score(inputs).probs)
+    owns = inputs if inputs is not None else [None] * len(masks)
+    groups = [variants(mask, own) for mask, own in zip(masks, owns, strict=True)]
+    batch = np.stack([image for group in groups for image in group])
+    probs = apply_style_priors(batch, classifier.score(batch).probs)
     averaged = np.empty((len(masks), probs.shape[1]), np.float32)
     start = 0
     for index, group in enumerate(groups):

@@ -45,6 +45,17 @@ def test_the_variants_start_with_the_crops_own_input_and_each_differs() -> None:
         assert np.abs(other.astype(int) - inputs[0].astype(int)).sum() > 0
 
 
+def test_the_crops_own_input_is_used_when_given() -> None:
+    mask = seven_mask()
+    own = normalize(mask)
+    assert all(
+        np.array_equal(a, b) for a, b in zip(variants(mask, own), variants(mask), strict=True)
+    )
+    marked = own.copy()
+    marked[0, 0] = 255
+    assert variants(mask, marked)[0][0, 0] == 255
+
+
 def test_a_hairline_is_not_read_with_a_thinner_pen() -> None:
     mask = np.zeros((100, 40), np.uint8)
     cv2.line(mask, (20, 5), (20, 95), 255, 1)
