@@ -211,43 +211,59 @@ def noise_floors(contrast: np.ndarray, levels: tuple[tuple[float, int], ...]) ->
 
 @dataclass(frozen=True, slots=True)
 class InkMask:
-    """The binary ink mask and its connected components (from the hysteresis step)."""
+    """The ink's connected components (from the hysteresis step), and its mask on demand.
 
-    mask: np.ndarray
+    The kept components' labels are all most steps read; the mask of the kept
+    components alone costs a pass over every label of the image, so it is made only
+    for a step that needs the pixels themselves (``mask``).
+    """
+
+    #: Every faint component, those without a strong pixel too: as good as ``mask()``
+    #: to a step that reads only the kept components' labels.
+    faint: np.ndarray
     labels: np.ndarray
     #: ``cv2.connectedComponentsWithStats`` rows; components that were not kept have
     #: zero area and size.
     stats: np.ndarray
+    #: Whether each label is ink (label 0, the paper, is not).
+    kept: np.ndarray
+    #: The (strong, weak) contrast levels of ``ink_levels``.
+    levels: tuple[int, int]
+
+    def mask(self) -> np.ndarray:
+        """uint8 mask (255) of the kept components alone."""
+        if self.kept[1:].all():
+            return self.faint
+        return component_mask(self.labels, self.kept)
 
 
 def binarize_components(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> InkMask:
-    """Ink mask (uint8 0/255): strong pixels, plus faint pixels connected to them.
+    """The ink: strong pixels, plus faint pixels connected to them.
 
     Strong: above Otsu's level (at least ``min_contrast``) and well above the local
     noise. Faint: above the hysteresis level and above the local noise. The faint
     mask's connected components that hold a strong pixel are the ink.
     """
-    strong_level, weak_level = ink_levels(contrast, min_contrast)
+    levels = ink_levels(contrast, min_contrast)
     strong_floor, weak_floor = noise_floors(
-        contrast, ((STRONG_SIGMAS, strong_level), (WEAK_SIGMAS, weak_level))
+        contrast, ((STRONG_SIGMAS, levels[0]), (WEAK_SIGMAS, levels[1]))
     )
     strong = cv2.compare(contrast, strong_floor, cv2.CMP_GE)
     if not cv2.countNonZero(strong):
         empty = np.zeros_like(contrast)
-        return InkMask(empty, np.zeros(contrast.shape, np.int32), np.zeros((1, 5), np.int32))
+        labels = np.zeros(contrast.shape, np.int32)
+        return InkMask(empty, labels, np.zeros((1, 5), np.int32), np.zeros(1, bool), levels)
     weak = cv2.compare(contrast, weak_floor, cv2.CMP_GE)
     count, labels, stats = label_components(weak)
-    keep = np.bincount(labels[strong > 0], minlength=count) > 0
-    keep[0] = False
-    if keep[1:].all():
-        return InkMask(weak, labels, stats)
-    stats[~keep, :] = 0
-    return InkMask(component_mask(labels, keep), labels, stats)
+    kept = np.bincount(labels[strong > 0], minlength=count) > 0
+    kept[0] = False
+    stats[~kept, :] = 0
+    return InkMask(weak, labels, stats, kept, levels)
 
 
 def binarize(contrast: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarray:
     """The ink mask alone (uint8, 255 = ink); see ``binarize_components``."""
-    return binarize_components(contrast, min_contrast).mask
+    return binarize_components(contrast, min_contrast).mask()
 
 
 def fitted_background(grey: np.ndarray) -> Background:

@@ -108,7 +108,8 @@ def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
     """Components of a clean ink mask, filtered and merged into digit pieces.
 
     ``ink`` passes the components already found for this very mask (when no ruled
-    lines were removed from it), which saves labelling it again.
+    lines were removed from it), which saves labelling it again; the mask may then be
+    ``ink.faint``, since only the kept components' labels are read.
     """
     height, width = mask.shape
     if ink is not None:

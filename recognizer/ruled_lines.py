@@ -42,18 +42,22 @@ class RuledLine:
         return abs(self.x1 - self.x0) >= abs(self.y1 - self.y0)
 
 
-def find_ruled_lines(contrast: np.ndarray, min_length: int | None = None) -> list[RuledLine]:
+def find_ruled_lines(
+    contrast: np.ndarray, min_length: int | None = None, weak: int | None = None
+) -> list[RuledLine]:
     """Long straight lines within ``LINE_MAX_TILT`` degrees of horizontal or vertical.
 
     On a half-size copy of the contrast, thresholded at the faint-ink level and closed
     along each direction in turn (which joins the dashes a faint line breaks into), a
     probabilistic Hough transform finds segments many times longer than any stroke of a
-    digit, at whatever tilt the photo has.
+    digit, at whatever tilt the photo has. ``weak`` is the contrast's faint-ink level
+    (``ink_levels``), when known.
     """
     height, width = contrast.shape
     if min_length is None:
         min_length = default_line_length(contrast)
-    _, weak = ink_levels(contrast)
+    if weak is None:
+        _, weak = ink_levels(contrast)
     # The transform's cost grows with the pixels; lines survive a coarse copy well.
     factor = max(1, round(max(height, width) / LINE_SEARCH_SIDE))
     small = contrast

@@ -65,11 +65,13 @@ def segment(grey: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentat
     # A ruled line is longer than any stroke of a digit: the digits already standing
     # free of lines say how long a stroke can be.
     stroke_limit = 1.8 * _free_digit_height(ink.stats, contrast.shape)
-    lines = find_ruled_lines(contrast, max(round(stroke_limit), default_line_length(contrast)))
+    lines = find_ruled_lines(
+        contrast, max(round(stroke_limit), default_line_length(contrast)), ink.levels[1]
+    )
     if lines:
-        result = segment_mask(remove_ruled_lines(ink.mask, lines), max_candidates)
+        result = segment_mask(remove_ruled_lines(ink.mask(), lines), max_candidates)
     else:
-        result = segment_mask(ink.mask, max_candidates, ink)
+        result = segment_mask(ink.faint, max_candidates, ink)
     return dataclasses.replace(result, scale=scale)
 
 
