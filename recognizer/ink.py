@@ -48,7 +48,7 @@ STRONG_SIGMAS = 5.0
 WEAK_SIGMAS = 3.0
 #: Noise statistics: a strided copy of about this longest side, windows of this
 #: fraction of it.
-NOISE_GRID_SIDE = 320
+NOISE_GRID_SIDE = 160
 NOISE_WINDOW = 0.25
 #: Hysteresis: pixels at least this fraction of the threshold join a stroke they touch.
 WEAK_FRACTION = 0.6
