@@ -11,7 +11,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from .ink import ink_levels
+from .ink import ink_levels, label_components
 
 #: A straight run at least this fraction of the image's shorter side is a ruled line.
 LINE_MIN_FRACTION = 0.3
@@ -20,6 +20,8 @@ LINE_SEARCH_SIDE = 640
 #: Ruled paper has many lines: the transform runs only when the straight runs add up
 #: to at least this many lines' length (a page's edges alone do not).
 LINE_EVIDENCE = 4
+#: ...and only when some connected run spans at least this share of the shortest line.
+LINE_REACH = 0.75
 #: Shortest straight run (pixels, in that copy) that may be part of a ruled line, and
 #: the thickness from which it is a stroke rather than a ruled line.
 LINE_RUN = 6
@@ -75,13 +77,16 @@ def find_ruled_lines(
         # The transform is the dear part. Its input is only what lies in straight runs
         # along the direction (a line tilted by up to 12 degrees still has runs of
         # several pixels; dots, noise and strokes across mostly do not), and it is
-        # skipped when those runs do not add up to several lines' length.
+        # skipped when those runs do not add up to several lines' length, or when none
+        # of them comes near one line's length (``_has_long_run``).
         run = np.ones((1, LINE_RUN) if horizontal else (LINE_RUN, 1), np.uint8)
         runs = cv2.morphologyEx(joined, cv2.MORPH_OPEN, run)
         # Evidence counts only thin runs: the inside of a thick stroke runs every way.
         across = np.ones((LINE_THICK, 1) if horizontal else (1, LINE_THICK), np.uint8)
         thin = cv2.subtract(runs, cv2.morphologyEx(binary, cv2.MORPH_OPEN, across))
         if cv2.countNonZero(thin) < LINE_EVIDENCE * length:
+            continue
+        if not _has_long_run(runs, length, horizontal):
             continue
         found = cv2.HoughLinesP(
             runs,
@@ -102,6 +107,26 @@ def find_ruled_lines(
                     )
                 )
     return lines
+
+
+def _has_long_run(runs: np.ndarray, length: int, horizontal: bool) -> bool:
+    """Whether some connected run could be part of a line ``length`` long.
+
+    Digits' strokes are short: on plain paper no run comes near a line's length, and
+    the transform, which costs votes x angles for every pixel of every stroke, is
+    skipped.
+    Labelling a copy shrunk 8 times along the direction (and twice across, so a tilted
+    line stays one piece) is cheap, and bridges gaps in a faint line that the
+    transform would bridge too.
+    """
+    height, width = runs.shape
+    size = (max(1, width // 8), max(1, height // 2))
+    if not horizontal:
+        size = (max(1, width // 2), max(1, height // 8))
+    pooled = cv2.resize(runs, size, interpolation=cv2.INTER_AREA)
+    _, _, stats = label_components(cv2.threshold(pooled, 0, 255, cv2.THRESH_BINARY)[1])
+    extent = stats[1:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
+    return bool(extent.size) and int(extent.max()) * 8 >= LINE_REACH * length
 
 
 def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:

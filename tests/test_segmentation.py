@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
 
+from recognizer import ruled_lines
 from recognizer.ink import (
     binarize,
     contrast_map,
@@ -26,6 +29,7 @@ from recognizer.pieces import (
 )
 from recognizer.ruled_lines import (
     RuledLine,
+    _has_long_run,
     _line_ink,
     find_ruled_lines,
     remove_ruled_lines,
@@ -155,6 +159,45 @@ def test_ruled_lines_are_found_and_removed_at_a_tilt(tilt: float) -> None:
 def test_no_lines_on_plain_paper() -> None:
     image = write(page(), "2357", (150, 350), scale=4)
     assert find_ruled_lines(ink_contrast(image)) == []
+
+
+def test_the_line_transform_is_skipped_on_plain_paper(monkeypatch) -> None:
+    calls = []
+    hough = cv2.HoughLinesP
+    monkeypatch.setattr(
+        ruled_lines.cv2, "HoughLinesP", lambda *a, **k: calls.append(1) or hough(*a, **k)
+    )
+
+    def digits(image: np.ndarray) -> np.ndarray:
+        # Three lines of pen strokes, many of them straight (enough to pass for lines'
+        # worth of straight runs), but with the gaps handwriting leaves between digits,
+        # wider than a typeface's.
+        for row, text in enumerate(("23579", "74152", "57237")):
+            for k, digit in enumerate(text):
+                origin = (80 + 170 * k, 180 + 200 * row + 15 * k)
+                write(image, digit, origin, scale=4, thickness=6)
+        return image
+
+    assert find_ruled_lines(ink_contrast(digits(page(1000, 700)))) == []
+    assert calls == []
+    # The same digits on ruled paper: the transform runs, and finds the lines.
+    ruled = digits(ruled_page(2.0))
+    assert len(find_ruled_lines(ink_contrast(ruled))) >= 5
+    assert calls
+
+
+def test_a_dashed_tilted_line_counts_as_a_long_run() -> None:
+    runs = np.zeros((240, 320), np.uint8)
+    for x in range(0, 200, 36):  # dashes 30 px long, 6 px apart, tilted by 10 degrees
+        y = 40 + round(x * math.tan(math.radians(10)))
+        cv2.line(runs, (x, y), (x + 29, y + 5), 255, 2)
+    assert _has_long_run(runs, 180, horizontal=True)
+    assert not _has_long_run(runs, 180, horizontal=False)
+    # Strokes of digits, even side by side, are far from a line's length.
+    strokes = np.zeros_like(runs)
+    for x in range(10, 300, 45):
+        cv2.line(strokes, (x, 100), (x + 30, 100), 255, 3)
+    assert not _has_long_run(strokes, 180, horizontal=True)
 
 
 def test_a_long_straight_stroke_is_not_a_ruled_line() -> None:
