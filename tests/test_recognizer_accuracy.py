@@ -130,7 +130,7 @@ def test_edit_distance_counts_each_slip_once() -> None:
 
 @pytest.mark.slow
 def test_synthetic_set_is_read_well_enough_to_guard_regressions(synth_report: Report) -> None:
-    """A floor below the figures measured (digits 97.9%, strings 93.0% with
+    """A floor below the figures measured (digits 98.5%, strings 93.0% with
     models/digitbot-v2; 97.2% and 89.0% before the segmentation fixes of session 4):
     a change that breaks reading fails here."""
     assert synth_report.total.digit_accuracy >= 0.97
@@ -138,17 +138,23 @@ def test_synthetic_set_is_read_well_enough_to_guard_regressions(synth_report: Re
 
 
 @pytest.mark.slow
+def test_synthetic_set_meets_the_digit_target(synth_report: Report) -> None:
+    """98.5% of digits with models/digitbot-v2 since session 6 (97.9% before: the
+    squared-paper photo then read as rows of 1s)."""
+    assert synth_report.total.digit_accuracy >= DIGIT_TARGET
+
+
+@pytest.mark.slow
 @pytest.mark.xfail(
     reason=(
-        "issue 4 target not met yet: with models/digitbot-v2 the set reads 97.9% of digits "
-        "and 93.0% of strings. Main failure modes: one MNIST test digit misread in a photo "
-        "(10 of the 14 failing strings, mostly near-ties), digits lost or added where "
-        "digits touch, grid scraps at a page's darker edges read as 1s"
+        "issue 4 target not met yet: with models/digitbot-v2 the set reads 93.0% of "
+        "strings. Main failure modes: one MNIST test digit misread in a photo (10 of the "
+        "14 failing strings, mostly near-ties), digits lost or added where digits touch, "
+        "small pencil digits among the grid scraps at a page's darker edges"
     ),
     strict=False,
 )
-def test_synthetic_set_meets_the_issue_targets(synth_report: Report) -> None:
-    assert synth_report.total.digit_accuracy >= DIGIT_TARGET
+def test_synthetic_set_meets_the_string_target(synth_report: Report) -> None:
     assert synth_report.total.string_accuracy >= STRING_TARGET
 
 
