@@ -114,9 +114,8 @@ def _has_long_run(runs: np.ndarray, length: int, horizontal: bool) -> bool:
 
     Digits' strokes are short: on plain paper no run comes near a line's length, and
     the transform, which costs votes x angles for every pixel of every stroke, is
-    skipped.
-    Labelling a copy shrunk 8 times along the direction (and twice across, so a tilted
-    line stays one piece) is cheap, and bridges gaps in a faint line that the
+    skipped. Labelling a copy shrunk 8 times along the direction (and twice across, so
+    a tilted line stays one piece) is cheap, and bridges gaps in a faint line that the
     transform would bridge too.
     """
     height, width = runs.shape
