@@ -201,7 +201,7 @@ def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[C
     its column-ink profile, each with its prior cost (see ``CUT_COST``)."""
     if not _is_wide(piece, digit_height):
         return []
-    crop = np.isin(labels[piece.y0 : piece.y1, piece.x0 : piece.x1], piece.labels)
+    crop = _piece_ink(labels[piece.y0 : piece.y1, piece.x0 : piece.x1], piece)
     profile = crop.sum(axis=0).astype(np.float64)
     smooth = max(1, round(0.04 * digit_height))
     profile = np.convolve(profile, np.ones(2 * smooth + 1) / (2 * smooth + 1), mode="same")
@@ -296,9 +296,9 @@ def _segment_crop(line: list[Piece], labels: np.ndarray, key: tuple) -> Crop | N
     region = labels[y0:y1, x0:x1]
     ink = np.zeros(region.shape, dtype=bool)
     for i in whole:
-        ink |= np.isin(region, line[i].labels)
+        ink |= _piece_ink(region, line[i])
     for i, lo, hi in cut:
-        ink[:, lo - x0 : hi - x0] |= np.isin(region[:, lo - x0 : hi - x0], line[i].labels)
+        ink[:, lo - x0 : hi - x0] |= _piece_ink(region[:, lo - x0 : hi - x0], line[i])
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     if len(rows) == 0:
@@ -311,6 +311,14 @@ def _segment_crop(line: list[Piece], labels: np.ndarray, key: tuple) -> Crop | N
         int(rows[-1] - rows[0] + 1),
         ink.astype(np.uint8) * 255,
     )
+
+
+def _piece_ink(region: np.ndarray, piece: Piece) -> np.ndarray:
+    """Where a region of the label image holds the piece's ink."""
+    # Most pieces are one component: a comparison is several times quicker than isin.
+    if len(piece.labels) == 1:
+        return region == piece.labels[0]
+    return np.isin(region, piece.labels)
 
 
 def shape_prior(crop: Crop, digit_height: float) -> float:
