@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -72,10 +72,18 @@ def read_photo(data: bytes, classifier: Classifier, max_pixels: int) -> PhotoRea
     check_pixels(data, max_pixels)
     recognition = recognize(data, classifier=classifier)
     if not recognition.digits:
-        return PhotoReading(recognition, None, None)
+        return PhotoReading(_without_photo(recognition), None, None)
     return PhotoReading(
-        recognition, render_annotated(recognition), render_confidence_plot(recognition)
+        _without_photo(recognition),
+        render_annotated(recognition),
+        render_confidence_plot(recognition),
     )
+
+
+def _without_photo(recognition: Recognition) -> Recognition:
+    """The reading without the image it was read from: the pictures are drawn here, and
+    the megabytes of pixels need not travel back from a worker process."""
+    return replace(recognition, preview=None)
 
 
 def check_pixels(data: bytes, max_pixels: int) -> None:

@@ -4,7 +4,7 @@ Knows nothing of Telegram or of training. The one entry point is ``recognize``.
 """
 
 from .classifier import Classifier
-from .pipeline import RENDER_MAX_SIDE, recognize
+from .pipeline import recognize
 from .types import (
     UNCERTAIN_BELOW,
     Box,
@@ -19,7 +19,6 @@ from .types import (
 )
 
 __all__ = [
-    "RENDER_MAX_SIDE",
     "UNCERTAIN_BELOW",
     "Box",
     "Classifier",

@@ -5,7 +5,7 @@ decode (``image_io``) -> find candidate digits (``segmentation``) -> 28x28 crops
 prior (``styles``) -> the best reading of each line (``lattice.choose_segments``), unless
 the network calls none of its digits one digit -> a second look at the unsure digits of
 those readings (``second_look``) -> ``Recognition`` with boxes mapped back to the
-original photo and a small preview for the renderer. ``Digit.probs`` are the network's
+original photo and the image worked on, for the renderer. ``Digit.probs`` are the network's
 softmax, with the one documented adjustment of ``styles``, averaged over the second
 look's variants for a digit read below ``second_look.REREAD_BELOW``.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .classifier import Classifier
-from .image_io import ImageSource, LoadedImage, downscale_to, load_image
+from .image_io import ImageSource, LoadedImage, load_image
 from .lattice import Crop, choose_segments
 from .normalization import normalize_batch
 from .second_look import REREAD_BELOW, reread
@@ -28,8 +28,6 @@ from .segmentation import MAX_CANDIDATES, segment
 from .styles import apply_style_priors
 from .types import Box, Digit, Recognition
 
-#: Longest side of ``Recognition.preview``: enough for a phone screen, cheap to draw on.
-RENDER_MAX_SIDE = 1024
 #: A line whose every digit the network calls "not one digit" (``Scores.digit_like``
 #: below this) is no writing, but a scrap of the page's edge or a smudge: it is dropped.
 NO_WRITING_BELOW = 0.1
@@ -58,7 +56,6 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
     """
     loaded = load_image(image)
     segmentation = segment(loaded.image)
-    preview, preview_scale = _preview(loaded)
     digits: list[Digit] = []
     crops = segmentation.crops
     if crops:
@@ -96,16 +93,11 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
     return Recognition(
         digits=tuple(digits[:MAX_CANDIDATES]),
         image_size=loaded.original_size,
-        preview=preview,
-        preview_scale=preview_scale,
+        # The image worked on, as it is: the renderer shrinks it to what it draws.
+        preview=loaded.image,
+        preview_scale=loaded.scale,
         truncated=truncated,
     )
-
-
-def _preview(loaded: LoadedImage) -> tuple[np.ndarray, float]:
-    """The working image shrunk for rendering, and its scale from the original photo."""
-    preview, _ = downscale_to(loaded.image, RENDER_MAX_SIDE)
-    return preview, preview.shape[1] / loaded.original_size[0]
 
 
 def box_in_photo(crop: Crop, loaded: LoadedImage, segmentation_scale: float) -> Box:

@@ -71,8 +71,9 @@ class Recognition:
     digits: tuple[Digit, ...]
     #: Size (width, height) of the oriented photo the boxes refer to.
     image_size: tuple[int, int]
-    #: The photo as decoded and oriented (grey or BGR uint8), downscaled to at most
-    #: ``RENDER_MAX_SIDE`` so that rendering does not have to decode it again.
+    #: The photo as decoded, oriented and worked on (grey or BGR uint8, at most
+    #: ``image_io.WORK_MAX_SIDE`` on its longest side), so that rendering does not have
+    #: to decode it again.
     preview: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: Scale from original-photo coordinates to ``preview`` coordinates.
     preview_scale: float = 1.0

@@ -57,6 +57,9 @@ async def test_a_photo_is_read_and_drawn_in_a_worker(model: Path) -> None:
     assert reading.recognition.text == "307"
     assert reading.annotated_png is not None and reading.annotated_png.startswith(b"\x89PNG")
     assert reading.plot_png is not None and reading.plot_png.startswith(b"\x89PNG")
+    # The photo's pixels stay in the worker: the bot needs the reading and the pictures.
+    assert reading.recognition.preview is None
+    assert all(digit.crop is not None for digit in reading.recognition.digits)
 
 
 async def test_errors_from_a_worker_keep_their_user_message(model: Path) -> None:

@@ -15,7 +15,6 @@ from PIL import Image
 
 import recognizer
 from recognizer import (
-    RENDER_MAX_SIDE,
     UNCERTAIN_BELOW,
     NotAnImageError,
     Recognition,
@@ -24,6 +23,7 @@ from recognizer import (
 )
 from recognizer import pipeline as pipeline_module
 from recognizer.classifier import Scores
+from recognizer.image_io import WORK_MAX_SIDE
 from recognizer.normalization import normalize
 from recognizer.second_look import REREAD_BELOW
 from recognizer.segmentation import MAX_CANDIDATES
@@ -125,7 +125,7 @@ def test_boxes_refer_to_the_original_photo(clear_digits, classifier) -> None:
     assert result.image_size == (3000, 2100)
     for digit, expected in zip(result.digits, boxes, strict=True):
         assert overlap(expected, digit.box) > 0.7
-    assert max(result.preview.shape) <= RENDER_MAX_SIDE
+    assert max(result.preview.shape) <= WORK_MAX_SIDE
     assert result.preview_scale == pytest.approx(result.preview.shape[1] / 3000, rel=1e-3)
 
 
