@@ -69,6 +69,8 @@ def find_ruled_lines(
         )
     binary = cv2.threshold(small, max(8, round(0.8 * weak)), 255, cv2.THRESH_BINARY)[1]
     length = max(10, min_length // factor)
+    # The transform joins a line's dashes across gaps up to this long.
+    gap = max(3, length // 15)
     bridge = 5
     lines = []
     for horizontal in (True, False):
@@ -86,7 +88,7 @@ def find_ruled_lines(
         thin = cv2.subtract(runs, cv2.morphologyEx(binary, cv2.MORPH_OPEN, across))
         if cv2.countNonZero(thin) < LINE_EVIDENCE * length:
             continue
-        if not _has_long_run(runs, length, horizontal):
+        if not _has_long_run(runs, length, gap, horizontal):
             continue
         found = cv2.HoughLinesP(
             runs,
@@ -94,7 +96,7 @@ def find_ruled_lines(
             theta=math.pi / 180,
             threshold=max(10, length // 2),
             minLineLength=length,
-            maxLineGap=max(3, length // 15),
+            maxLineGap=gap,
         )
         if found is None:
             continue
@@ -109,23 +111,25 @@ def find_ruled_lines(
     return lines
 
 
-def _has_long_run(runs: np.ndarray, length: int, horizontal: bool) -> bool:
-    """Whether some connected run could be part of a line ``length`` long.
+def _has_long_run(runs: np.ndarray, length: int, gap: int, horizontal: bool) -> bool:
+    """Whether some connected run, across gaps up to ``gap`` long, could be part of a
+    line ``length`` long.
 
     Digits' strokes are short: on plain paper no run comes near a line's length, and
     the transform, which costs votes x angles for every pixel of every stroke, is
-    skipped. Labelling a copy shrunk 8 times along the direction (and twice across, so
-    a tilted line stays one piece) is cheap, and bridges gaps in a faint line that the
-    transform would bridge too.
+    skipped. Labelling a copy shrunk along the direction by more than the gap (and twice
+    across, so a tilted line stays one piece) is cheap, and joins a faint line's dashes
+    wherever the transform would join them.
     """
     height, width = runs.shape
-    size = (max(1, width // 8), max(1, height // 2))
+    step = gap + 1  # a gap shorter than a cell never leaves a whole cell empty
+    size = (max(1, width // step), max(1, height // 2))
     if not horizontal:
-        size = (max(1, width // 2), max(1, height // 8))
+        size = (max(1, width // 2), max(1, height // step))
     pooled = cv2.resize(runs, size, interpolation=cv2.INTER_AREA)
     _, _, stats = label_components(cv2.threshold(pooled, 0, 255, cv2.THRESH_BINARY)[1])
     extent = stats[1:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
-    return bool(extent.size) and int(extent.max()) * 8 >= LINE_REACH * length
+    return bool(extent.size) and int(extent.max()) * step >= LINE_REACH * length
 
 
 def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:

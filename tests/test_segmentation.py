@@ -186,18 +186,28 @@ def test_the_line_transform_is_skipped_on_plain_paper(monkeypatch) -> None:
     assert calls
 
 
-def test_a_dashed_tilted_line_counts_as_a_long_run() -> None:
-    runs = np.zeros((240, 320), np.uint8)
-    for x in range(0, 200, 36):  # dashes 30 px long, 6 px apart, tilted by 10 degrees
-        y = 40 + round(x * math.tan(math.radians(10)))
-        cv2.line(runs, (x, y), (x + 29, y + 5), 255, 2)
-    assert _has_long_run(runs, 180, horizontal=True)
-    assert not _has_long_run(runs, 180, horizontal=False)
-    # Strokes of digits, even side by side, are far from a line's length.
-    strokes = np.zeros_like(runs)
-    for x in range(10, 300, 45):
+@pytest.mark.parametrize("gap", [1, 6, 12])
+def test_a_dashed_tilted_line_counts_as_a_long_run(gap: int) -> None:
+    """Dashes as far apart as the transform's largest gap (12 px for a 180-px line) still
+    make one long run, at any phase of the dashes against the shrunk copy's cells."""
+    slope = math.tan(math.radians(10))
+    for phase in range(0, 13, 3):
+        runs = np.zeros((240, 320), np.uint8)
+        for x in range(phase, 220, 16 + gap):  # 16 px dashes, 10 degrees of tilt
+            y = 40 + round(x * slope)
+            cv2.line(runs, (x, y), (x + 15, y + round(15 * slope)), 255, 2)
+        assert _has_long_run(runs, 180, 12, horizontal=True)
+        assert not _has_long_run(runs, 180, 12, horizontal=False)
+
+
+def test_strokes_side_by_side_are_no_long_run() -> None:
+    # A row of digits' bars, about 29 px apart: over twice the transform's largest gap.
+    strokes = np.zeros((240, 320), np.uint8)
+    for x in range(10, 300, 60):
         cv2.line(strokes, (x, 100), (x + 30, 100), 255, 3)
-    assert not _has_long_run(strokes, 180, horizontal=True)
+    assert not _has_long_run(strokes, 180, 12, horizontal=True)
+    # Were the transform to join such gaps, so would the test.
+    assert _has_long_run(strokes, 180, 30, horizontal=True)
 
 
 def test_a_long_straight_stroke_is_not_a_ruled_line() -> None:
