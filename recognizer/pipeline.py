@@ -5,9 +5,9 @@ decode (``image_io``) -> find candidate digits (``segmentation``) -> 28x28 crops
 prior (``styles``) -> the best reading of each line (``lattice.choose_segments``), unless
 the network calls none of its digits one digit -> a second look at the unsure digits of
 those readings (``second_look``) -> ``Recognition`` with boxes mapped back to the
-original photo and the image worked on, for the renderer. ``Digit.probs`` are the network's
-softmax, with the one documented adjustment of ``styles``, averaged over the second
-look's variants for a digit read below ``second_look.REREAD_BELOW``.
+original photo and the image worked on, for the renderer. ``Digit.probs`` are the
+network's softmax, with the one documented adjustment of ``styles``, averaged over the
+second look's variants for a digit read below ``second_look.REREAD_BELOW``.
 """
 
 from __future__ import annotations
