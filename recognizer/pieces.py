@@ -31,6 +31,13 @@ STACKED_MAX_HEIGHT = 3.2
 
 #: Strokes thinner than this fraction of the writing's pen are hairlines, not writing.
 HAIRLINE_PEN = 0.4
+#: A component more than this many times as tall as it is wide is a thread (a fragment of
+#: an upright line), not even a thin upright 1.
+THREAD_ASPECT = 10
+#: A component more than this many of its own strokes long is wire (remnants of ruled
+#: lines joined into a mesh), not a digit: an MNIST digit is about 11 strokes tall, a
+#: pencil digit at the working scale at most about 40.
+WIRE_EXTENT = 80
 
 
 #: A lone piece this many digit heights above or below every line of writing is no digit.
@@ -96,7 +103,7 @@ def estimate_digit_height(heights: np.ndarray, widths: np.ndarray, areas: np.nda
     tall_enough = heights >= MIN_DIGIT_HEIGHT
     shaped = tall_enough & (heights >= 0.6 * widths) & (heights <= 3.5 * widths)
     if areas[shaped].sum() < 0.3 * areas[tall_enough].sum():
-        shaped = tall_enough & (heights >= 0.6 * widths) & (heights <= 10 * widths)
+        shaped = tall_enough & (heights >= 0.6 * widths) & (heights <= THREAD_ASPECT * widths)
     if not shaped.any():
         shaped = tall_enough
         if not shaped.any():
@@ -129,7 +136,11 @@ def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
     blob = (strokes > 0.35 * np.maximum(w, h)) & (np.minimum(w, h) > 2 * MIN_DIGIT_HEIGHT)
     speck = (np.maximum(w, h) < 3) | (area < 6)
     usable = real & ~huge & ~blob & ~speck
-    digit_height = estimate_digit_height(h[usable], w[usable], area[usable])
+    # A margin line and the stubs of the lines that cross it can make one component as
+    # digit-shaped as any, and heavier than all the digits: it must not set their height.
+    wire = strokes * WIRE_EXTENT < np.maximum(w, h)
+    sized = usable & ~wire if (usable & ~wire).any() else usable
+    digit_height = estimate_digit_height(h[sized], w[sized], area[sized])
     if digit_height <= 0:
         return Components(labels, [], 0.0, 0.0)
     hd = digit_height

@@ -26,6 +26,7 @@ from .ink import (
 )
 from .lattice import Crop, LineLattice, build_lattice
 from .pieces import (
+    THREAD_ASPECT,
     Piece,
     drop_far_singles,
     estimate_digit_height,
@@ -80,7 +81,10 @@ def _free_digit_height(stats: np.ndarray, shape: tuple[int, int]) -> float:
     height, width = shape
     w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
     area = stats[1:, cv2.CC_STAT_AREA]
-    free = (area >= 6) & (w < 0.5 * width) & (h < 0.5 * height)
+    # A thread-thin upright piece is a fragment of a vertical line or of the page's
+    # edge, however tall: were it counted, a page whose digits all touch its lines would
+    # take the fragment's height for theirs, and no line would be long enough to erase.
+    free = (area >= 6) & (w < 0.5 * width) & (h < 0.5 * height) & (h <= THREAD_ASPECT * w)
     return estimate_digit_height(h[free], w[free], area[free]) if free.any() else 0.0
 
 

@@ -34,7 +34,7 @@ from recognizer.ruled_lines import (
     find_ruled_lines,
     remove_ruled_lines,
 )
-from recognizer.segmentation import MAX_CANDIDATES, segment
+from recognizer.segmentation import MAX_CANDIDATES, _free_digit_height, segment
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -228,6 +228,27 @@ def test_specks_are_dropped_and_digits_kept() -> None:
         cv2.circle(image, (int(x) + 100, int(y)), 2, 40, -1)
     pieces = find_pieces(ink_mask(image)).pieces
     assert len(pieces) == 3
+
+
+def test_a_mesh_of_line_remnants_does_not_set_the_digit_height() -> None:
+    """A margin line with the stubs of the lines that cross it is one component, as
+    tall and wide as a digit could be and heavier than the digits: it is wire."""
+    mask = np.zeros((900, 1200), np.uint8)
+    cv2.line(mask, (40, 100), (40, 800), 255, 2)
+    for y in range(100, 801, 50):
+        cv2.line(mask, (40, y), (600, y + 8), 255, 2)
+    cv2.putText(mask, "5", (800, 300), FONT, 3.0, 255, 8)
+    height = cv2.boundingRect(mask[:, 700:])[3]
+    found = find_pieces(mask)
+    assert found.digit_height == pytest.approx(height, abs=2)
+
+
+def test_thread_thin_fragments_do_not_set_the_free_digit_height() -> None:
+    """Fragments of an upright line are no digits, however tall they are."""
+    fragments = np.array([[0, 0, 1000, 800, 0], [10, 0, 30, 700, 1400], [50, 0, 20, 500, 900]])
+    assert _free_digit_height(fragments, (1440, 1080)) == 0.0
+    with_digit = np.vstack([fragments, [[400, 300, 60, 90, 1500]]])
+    assert _free_digit_height(with_digit, (1440, 1080)) == 90
 
 
 def test_detached_bar_of_a_five_is_merged() -> None:
