@@ -38,6 +38,11 @@ BENCHMARKS: list[Benchmark] = [
         "speed and accuracy beside the naive resize-to-28x28 approach",
     ),
     Benchmark(
+        "scale",
+        "bench.scale_robustness",
+        "accuracy on the accuracy test's 200 photos resized to 0.5-1.25 of their size",
+    ),
+    Benchmark(
         "bot_load",
         "bench.bot_load",
         "20 users send 200 photos through the fake Bot API to the real bot: photos/s, "

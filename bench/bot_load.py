@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
 import platform
 import resource
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.results import write_results
 
 REPO = Path(__file__).resolve().parent.parent
 # The fake Bot API server and the photo maker live with the tests that use them most.
@@ -327,14 +328,6 @@ def markdown_table(figures: dict[str, Any]) -> str:
         f"(load average {figures['machine']['load_before'][0]:.2f} before)."
     )
     return "\n".join(lines)
-
-
-def write_results(figures: dict[str, Any], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = figures["created"].replace(":", "").replace("-", "").replace("+0000", "Z")
-    path = folder / f"bot_load-{stamp}{'-quick' if figures['quick'] else ''}.json"
-    path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -87,18 +87,21 @@ def aligned_matches(truth: str, read: str) -> int:
 class Accuracy:
     """Digit and whole-string accuracy of readings against the true texts.
 
-    Spaces (line breaks in ``Recognition.text``) are ignored. Digit accuracy = aligned
-    matching digits / max(true length, read length): a missed digit and an invented one
-    both count against the reader, and a reader that returns one digit for a ten-digit
-    photo can score at most 10%.
+    Spaces (line breaks in ``Recognition.text``) are ignored, except by the text
+    accuracy. Digit accuracy = aligned matching digits / max(true length, read length):
+    a missed digit and an invented one both count against the reader, and a reader that
+    returns one digit for a ten-digit photo can score at most 10%.
     """
 
     digits_right: int = 0
     digits_counted: int = 0
     strings_right: int = 0
     strings: int = 0
+    #: Readings equal to the truth with its line breaks too (the accuracy test's measure).
+    texts_right: int = 0
 
     def add(self, truth: str, read: str) -> None:
+        self.texts_right += truth == read
         truth, read = truth.replace(" ", ""), read.replace(" ", "")
         self.digits_right += aligned_matches(truth, read)
         self.digits_counted += max(len(truth), len(read))
@@ -109,6 +112,7 @@ class Accuracy:
         return {
             "digit_accuracy": self.digits_right / max(1, self.digits_counted),
             "string_accuracy": self.strings_right / max(1, self.strings),
+            "text_accuracy": self.texts_right / max(1, self.strings),
             "photos": self.strings,
             "digits_right": self.digits_right,
             "digits_counted": self.digits_counted,

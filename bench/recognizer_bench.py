@@ -51,7 +51,6 @@ for _name, _value in SINGLE_THREAD_ENV.items():
 
 import argparse
 import datetime as dt
-import json
 import platform
 import statistics
 import sys
@@ -65,6 +64,7 @@ import numpy as np
 
 from bench import naive_baseline
 from bench.measures import Accuracy, Latencies
+from bench.results import write_results
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS_DIR = REPO / "bench" / "results"
@@ -483,22 +483,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"results: {path}")
     return 0
-
-
-def write_results(results: dict, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = results["created"].replace(":", "").replace("-", "").replace("+0000", "Z")
-    path = folder / f"recognizer-{stamp}{'-quick' if results['quick'] else ''}.json"
-    path.write_text(json.dumps(results, indent=2, default=_json_default), encoding="utf-8")
-    return path
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple | Path):
-        return list(value) if isinstance(value, tuple) else str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _cpu_model() -> str:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.measures import Accuracy, aligned_matches, percentile  # noqa: E402
+from bench.scale_robustness import rescaled  # noqa: E402
 
 
 @pytest.mark.slow
@@ -103,6 +106,47 @@ def test_accuracy_counts_missed_and_invented_digits_against_the_reader():
     assert summary["digits_right"] == 10 + 0 + 10
     assert summary["digits_counted"] == 10 + 10 + 11
     assert summary["string_accuracy"] == pytest.approx(1 / 3)
+    # The text measure (the accuracy test's) wants the line break too.
+    assert summary["text_accuracy"] == 0
+    accuracy.add("12345 67890", "12345 67890")
+    assert accuracy.summary()["text_accuracy"] == pytest.approx(1 / 4)
+
+
+def test_rescaled_photos_keep_their_content_at_the_new_size():
+    image = np.full((300, 400, 3), 230, np.uint8)
+    cv2.putText(image, "7", (150, 220), cv2.FONT_HERSHEY_SIMPLEX, 6, (20, 20, 20), 20)
+    jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+    assert rescaled(jpeg, 1.0) is jpeg
+    for scale, size in ((0.5, (150, 200)), (1.25, (375, 500))):
+        smaller = cv2.imdecode(np.frombuffer(rescaled(jpeg, scale), np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert smaller.shape == size
+        expected = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), size[::-1])
+        assert np.abs(smaller.astype(int) - expected).mean() < 6
+
+
+@pytest.mark.slow
+def test_quick_scale_bench_reads_the_test_photos_at_each_size(tmp_path, mnist_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MNIST_PATH": str(mnist_path)}
+    args = ["--results-dir", str(tmp_path), "--scales", "0.6,1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "scale", "--quick", "--", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "| scale | longest side (px) | digits read right | texts read exactly |" in done.stdout
+    (result_file,) = tmp_path.glob("scale-*-quick.json")
+    rows = json.loads(result_file.read_text())["scales"]
+    assert [row["scale"] for row in rows] == [0.6, 1.0]
+    small, full = (row["longest_side"] for row in rows)
+    assert small[1] == round(0.6 * full[1])
+    for row in rows:
+        assert row["accuracy"]["photos"] == 4
+        assert 0.5 <= row["accuracy"]["digit_accuracy"] <= 1
 
 
 def test_percentile_interpolates():

@@ -1,0 +1,158 @@
+"""Accuracy when the same photos come larger or smaller: ``python -m bench.scale_robustness``.
+
+The accuracy test set (the 200 photos of ``tests/test_recognizer_accuracy.py``) comes in
+a few fixed sizes; people's photos come in any, and a phone, a crop or a messenger's
+compression changes how many pixels a digit and a ruled line get. Each photo is resized
+here (area averaging down, bicubic up), re-encoded as JPEG at quality 92 as a phone
+would, and read. Digit and text accuracy per scale show how much the reading depends on
+the size of the digits and lines in pixels; at scale 1 the photos are the test's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from bench.measures import Accuracy
+from bench.results import write_results
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_RESULTS_DIR = REPO / "bench" / "results"
+#: The accuracy test's photos: seeds 0-199.
+PHOTOS = 200
+SEED = 0
+SCALES = (0.5, 0.6, 0.75, 0.9, 1.0, 1.25)
+QUICK_PHOTOS = 4
+QUICK_SCALES = (0.6, 1.0)
+JPEG_QUALITY = 92
+
+
+def rescaled(jpeg: bytes, scale: float) -> bytes:
+    """The photo at ``scale`` times its width and height, re-encoded as JPEG."""
+    if scale == 1.0:
+        return jpeg
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    method = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
+    resized = cv2.resize(image, size, interpolation=method)
+    ok, encoded = cv2.imencode(".jpg", resized, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise RuntimeError(f"could not encode a {size[0]}x{size[1]} JPEG")
+    return encoded.tobytes()
+
+
+def read_at_scale(photos: Sequence, classifier, scale: float) -> dict:
+    """The accuracy at one scale, the range of photo sizes read and the misread photos."""
+    from recognizer import recognize
+
+    accuracy = Accuracy()
+    longest: list[int] = []
+    misread = []
+    for photo in photos:
+        data = rescaled(photo.jpeg, scale)
+        with Image.open(io.BytesIO(data)) as header:
+            longest.append(max(header.size))
+        read = recognize(data, classifier).text
+        accuracy.add(photo.text, read)
+        if read != photo.text:
+            misread.append({"seed": photo.seed, "truth": photo.text, "read": read})
+    return {
+        "scale": scale,
+        "longest_side": [min(longest), max(longest)],
+        "accuracy": accuracy.summary(),
+        "misread": misread,
+    }
+
+
+def markdown_table(rows: Sequence[dict]) -> str:
+    lines = [
+        "| scale | longest side (px) | digits read right | texts read exactly |",
+        "|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        low, high = row["longest_side"]
+        summary = row["accuracy"]
+        lines.append(
+            f"| {row['scale']:g} | {low}-{high} | {summary['digit_accuracy']:.2%} "
+            f"| {summary['text_accuracy']:.1%} ({summary['photos']} photos) |"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scale_robustness", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 4 photos, 2 scales")
+    parser.add_argument("--model", type=Path, help="LiteRT model (default: MODEL_PATH or shipped)")
+    parser.add_argument("--mnist", type=Path, help="MNIST .npz (default: MNIST_PATH)")
+    parser.add_argument("--photos", type=int, help=f"photos (default {PHOTOS})")
+    parser.add_argument(
+        "--scales",
+        type=lambda text: tuple(float(part) for part in text.split(",")),
+        help="comma-separated scales (default " + ",".join(f"{s:g}" for s in SCALES) + ")",
+    )
+    parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    count = args.photos or (QUICK_PHOTOS if args.quick else PHOTOS)
+    scales = args.scales or (QUICK_SCALES if args.quick else SCALES)
+    if count < 1 or any(not 0.05 <= scale <= 4.0 for scale in scales):
+        print("scale bench: --photos must be positive, scales within 0.05-4", file=sys.stderr)
+        return 2
+
+    from recognizer.classifier import Classifier, shipped_model_path
+    from recognizer.types import ModelLoadError
+    from training.data import DataError, load_mnist
+    from training.synthetic_photos import MnistDigits, make_set
+
+    model_path = args.model or Path(os.environ.get("MODEL_PATH") or shipped_model_path())
+    try:
+        mnist = load_mnist(args.mnist)
+        classifier = Classifier.load(model_path)
+    except (DataError, ModelLoadError, OSError, ValueError) as exc:
+        print(f"scale bench: {exc}", file=sys.stderr)
+        return 2
+    print(f"making {count} photos (seeds {SEED}-{SEED + count - 1})...", flush=True)
+    photos = make_set(count, MnistDigits.from_arrays(mnist.x_test, mnist.y_test), seed=SEED)
+    rows = []
+    for scale in scales:
+        rows.append(read_at_scale(photos, classifier, scale))
+        summary = rows[-1]["accuracy"]
+        print(
+            f"scale {scale:g}: digits {summary['digit_accuracy']:.2%}, "
+            f"texts {summary['text_accuracy']:.1%}",
+            flush=True,
+        )
+    results = {
+        "benchmark": "scale",
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "config": {"photos": count, "seed": SEED, "model": str(model_path)},
+        "scales": rows,
+    }
+    print()
+    print("## Accuracy by photo size")
+    print()
+    print(markdown_table(rows))
+    path = write_results(results, args.results_dir)
+    print()
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
