@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .ink import InkMask, label_components, touches_border, weighted_median
+from .ruled_lines import Erased
 
 #: Smallest digit height (pixels, in the working image) worth reading.
 MIN_DIGIT_HEIGHT = 10
@@ -34,6 +35,9 @@ HAIRLINE_PEN = 0.4
 #: A component more than this many times as tall as it is wide is a thread (a fragment of
 #: an upright line), not even a thin upright 1.
 THREAD_ASPECT = 10
+#: Ink wholly inside the bands of erased ruled lines and no longer than this many band
+#: widths is a scrap of the lines (see ``_line_scraps``).
+SCRAP_BANDS = 2
 #: A component more than this many of its own strokes long is wire (remnants of ruled
 #: lines joined into a mesh), not a digit: an MNIST digit is about 11 strokes tall, a
 #: pencil digit at the working scale at most about 40.
@@ -86,11 +90,27 @@ class Components:
 
 
 def stroke_widths(mask: np.ndarray, labels: np.ndarray, areas: np.ndarray) -> np.ndarray:
-    """Mean stroke width per component: twice the area over the boundary length."""
+    """Mean stroke width per component: twice the area over the boundary length (at
+    least 2 pixels: no more of a component's pixels than all can be on its boundary)."""
     eroded = cv2.erode(mask, np.ones((3, 3), np.uint8))
     boundary = cv2.subtract(mask, eroded) > 0
     edge = np.bincount(labels[boundary], minlength=len(areas)).astype(np.float64)
     return 2.0 * areas.astype(np.float64) / np.maximum(edge, 1.0)
+
+
+def wire_components(labels: np.ndarray, stats: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Which of the ``candidates`` (labels) are wire (see ``WIRE_EXTENT``), each measured
+    in its own box: for a few large components, cheaper than ``stroke_widths``'s pass
+    over the whole image. A stroke is at least 2 pixels wide, so only components over
+    ``2 * WIRE_EXTENT`` pixels long can be wire, and the caller need pass no others."""
+    wire = np.zeros(len(candidates), bool)
+    for k, label in enumerate(candidates):
+        x, y, w, h, area = (int(v) for v in stats[label, :5])
+        ink = (labels[y : y + h, x : x + w] == label).astype(np.uint8)
+        inner = cv2.erode(ink, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT)
+        edge = max(area - cv2.countNonZero(inner), 1)
+        wire[k] = 2.0 * area / edge * WIRE_EXTENT < max(w, h)
+    return wire
 
 
 def estimate_digit_height(heights: np.ndarray, widths: np.ndarray, areas: np.ndarray) -> float:
@@ -111,12 +131,15 @@ def estimate_digit_height(heights: np.ndarray, widths: np.ndarray, areas: np.nda
     return weighted_median(heights[shaped], areas[shaped])
 
 
-def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
+def find_pieces(
+    mask: np.ndarray, ink: InkMask | None = None, erased: Erased | None = None
+) -> Components:
     """Components of a clean ink mask, filtered and merged into digit pieces.
 
     ``ink`` passes the components already found for this very mask (when no ruled
     lines were removed from it), which saves labelling it again; the mask may then be
-    ``ink.faint``, since only the kept components' labels are read.
+    ``ink.faint``, since only the kept components' labels are read. ``erased`` says
+    where ruled lines were erased from the mask, when they were.
     """
     height, width = mask.shape
     if ink is not None:
@@ -136,6 +159,8 @@ def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
     blob = (strokes > 0.35 * np.maximum(w, h)) & (np.minimum(w, h) > 2 * MIN_DIGIT_HEIGHT)
     speck = (np.maximum(w, h) < 3) | (area < 6)
     usable = real & ~huge & ~blob & ~speck
+    if erased is not None and erased.zone is not None:
+        usable &= ~_line_scraps(mask, labels, w, h, erased)
     # A margin line and the stubs of the lines that cross it can make one component as
     # digit-shaped as any, and heavier than all the digits: it must not set their height.
     wire = strokes * WIRE_EXTENT < np.maximum(w, h)
@@ -199,6 +224,18 @@ def find_pieces(mask: np.ndarray, ink: InkMask | None = None) -> Components:
     if writing.any():
         pen = weighted_median(strokes[writing], area[writing])
     return Components(labels, pieces, digit_height, pen)
+
+
+def _line_scraps(
+    mask: np.ndarray, labels: np.ndarray, w: np.ndarray, h: np.ndarray, erased: Erased
+) -> np.ndarray:
+    """Which components are what is left of the erased lines themselves: a scrap no
+    longer than ``SCRAP_BANDS`` bands with no ink outside the bands. Where two lines of
+    squared paper cross, each direction's erasure spares the other line's ink as a
+    stroke crossing it, and leaves a dot; a page of them reads as rows of 1s."""
+    outside = cv2.subtract(mask, erased.zone)
+    reaches_out = np.bincount(labels[outside > 0], minlength=len(w)) > 0
+    return ~reaches_out & (np.maximum(w, h) <= SCRAP_BANDS * erased.band)
 
 
 def split_stacked(

@@ -132,7 +132,17 @@ def _has_long_run(runs: np.ndarray, length: int, gap: int, horizontal: bool) -> 
     return bool(extent.size) and int(extent.max()) * step >= LINE_REACH * length
 
 
-def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
+class Erased(NamedTuple):
+    """An ink mask with its ruled lines erased, and where they were."""
+
+    mask: np.ndarray
+    #: 255 where a line was erased (the bands around the lines), or None if none was.
+    zone: np.ndarray | None
+    #: The bands' width (pixels).
+    band: int
+
+
+def erase_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> Erased:
     """Erase the lines' pixels, except those of strokes that cross a line.
 
     A pixel of a horizontal line belongs to a stroke too when the ink runs on across
@@ -148,9 +158,13 @@ def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
         t for t, share in zip(thickness, coverage, strict=True) if share >= LINE_INK_COVERAGE
     ]
     if not measured:
-        return mask
+        return Erased(mask, None, 0)
     typical = float(np.median(measured))
+    width = round(typical)
+    band = width + 2 + (width + 1) // 2
+    across = width + 3
     cleaned = mask
+    zone: np.ndarray | None = None
     bands = []
     for horizontal in (True, False):
         group = [
@@ -160,9 +174,6 @@ def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
         ]
         if not group:
             continue
-        width = round(typical)
-        band = width + 2 + (width + 1) // 2
-        across = width + 3
         line_mask = np.zeros_like(mask)
         for line in group:
             cv2.line(line_mask, (line.x0, line.y0), (line.x1, line.y1), 255, band)
@@ -170,14 +181,15 @@ def remove_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> np.ndarray:
         crossing = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
         # Masks are 0 or 255: subtracting is "and not", in one pass.
         cleaned = cv2.subtract(cleaned, cv2.subtract(line_mask, crossing))
-        bands.append((horizontal, band, line_mask))
+        bands.append((horizontal, line_mask))
+        zone = line_mask if zone is None else cv2.bitwise_or(zone, line_mask)
     # A thin stroke crossing a thicker line lost the crossing: where ink continues on
     # both sides of a line, close the gap again (only with ink that was there).
-    for horizontal, band, line_mask in bands:
+    for horizontal, line_mask in bands:
         size = (3, band + 2) if horizontal else (band + 2, 3)
         closed = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones(size[::-1], np.uint8))
         cleaned = cv2.bitwise_or(cleaned, cv2.bitwise_and(closed, mask, mask=line_mask))
-    return cleaned
+    return Erased(cleaned, zone, band)
 
 
 class LineInk(NamedTuple):

@@ -1,8 +1,10 @@
 """Find the digits in a grey photo: ``segment`` runs the steps, each in its own module.
 
+0. A photo smaller than ``WORK_MIN_SIDE`` is enlarged; one of large digits is shrunk
+   (after step 1, ``ink.working_shrink``).
 1-3. ``ink``: background and polarity, contrast, binary ink mask.
 4. ``ruled_lines``: ruled and squared paper lines erased.
-5-6. ``pieces``: digit pieces and the lines they form.
+5-6. ``pieces``: digit pieces and the lines they form; scraps of the erased lines drop.
 7-8. ``lattice``: candidate digit boundaries and crops; the best reading is chosen after
    the classifier has scored the crops (``choose_segments``, called by the pipeline).
 """
@@ -27,17 +29,23 @@ from .ink import (
 from .lattice import Crop, LineLattice, build_lattice
 from .pieces import (
     THREAD_ASPECT,
+    WIRE_EXTENT,
     Piece,
     drop_far_singles,
     estimate_digit_height,
     find_pieces,
     group_lines,
     is_stray,
+    wire_components,
 )
-from .ruled_lines import default_line_length, find_ruled_lines, remove_ruled_lines
+from .ruled_lines import Erased, default_line_length, erase_ruled_lines, find_ruled_lines
 
 #: At most this many digits are read from one photo; the rest is reported as truncated.
 MAX_CANDIDATES = 120
+#: Segmentation works on images at least this long on their longest side: its pixel
+#: constants (the morphology's kernels, the ruled-line search's runs and gaps) were set
+#: on photos of 1280-1600 pixels, and a smaller photo is enlarged to this first.
+WORK_MIN_SIDE = 1280
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,31 +68,51 @@ def segment(grey: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentat
     """Digit hypotheses of a grey uint8 image, line by line in reading order."""
     if grey.ndim != 2 or grey.dtype != np.uint8:
         raise ValueError("segment() expects a 2-D uint8 grey image")
+    grey, enlarged = _enlarged(grey)
     background = fitted_background(grey)
     contrast, scale = _working_contrast(grey, background)
+    scale *= enlarged
     ink = binarize_components(contrast)
     # A ruled line is longer than any stroke of a digit: the digits already standing
     # free of lines say how long a stroke can be.
-    stroke_limit = 1.8 * _free_digit_height(ink.stats, contrast.shape)
+    stroke_limit = 1.8 * _free_digit_height(ink)
     lines = find_ruled_lines(
         contrast, max(round(stroke_limit), default_line_length(contrast)), ink.levels[1]
     )
     if lines:
-        result = segment_mask(remove_ruled_lines(ink.mask(), lines), max_candidates)
+        erased = erase_ruled_lines(ink.mask(), lines)
+        result = segment_mask(erased.mask, max_candidates, erased=erased)
     else:
         result = segment_mask(ink.faint, max_candidates, ink)
     return dataclasses.replace(result, scale=scale)
 
 
-def _free_digit_height(stats: np.ndarray, shape: tuple[int, int]) -> float:
+def _enlarged(grey: np.ndarray) -> tuple[np.ndarray, float]:
+    """``grey`` enlarged (bilinear) to ``WORK_MIN_SIDE`` if smaller, and the factor."""
+    longest = max(grey.shape)
+    if longest >= WORK_MIN_SIDE:
+        return grey, 1.0
+    height, width = grey.shape
+    factor = WORK_MIN_SIDE / longest
+    size = (round(width * factor), round(height * factor))
+    enlarged = cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR)
+    return enlarged, enlarged.shape[1] / width
+
+
+def _free_digit_height(ink: InkMask) -> float:
     """Digit height from the components that are not joined to lines or the page edge."""
-    height, width = shape
-    w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
-    area = stats[1:, cv2.CC_STAT_AREA]
+    height, width = ink.labels.shape
+    stats = ink.stats
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    area = stats[:, cv2.CC_STAT_AREA]
     # A thread-thin upright piece is a fragment of a vertical line or of the page's
     # edge, however tall: were it counted, a page whose digits all touch its lines would
     # take the fragment's height for theirs, and no line would be long enough to erase.
     free = (area >= 6) & (w < 0.5 * width) & (h < 0.5 * height) & (h <= THREAD_ASPECT * w)
+    free[0] = False
+    # So is wire: the grid at a page's darker edge, joined into one mesh.
+    long = np.flatnonzero(free & (np.maximum(w, h) > 2 * WIRE_EXTENT))
+    free[long[wire_components(ink.labels, stats, long)]] = False
     return estimate_digit_height(h[free], w[free], area[free]) if free.any() else 0.0
 
 
@@ -103,10 +131,14 @@ def _working_contrast(grey: np.ndarray, background: Background) -> tuple[np.ndar
 
 
 def segment_mask(
-    mask: np.ndarray, max_candidates: int = MAX_CANDIDATES, ink: InkMask | None = None
+    mask: np.ndarray,
+    max_candidates: int = MAX_CANDIDATES,
+    ink: InkMask | None = None,
+    erased: Erased | None = None,
 ) -> Segmentation:
-    """Steps 5-7 on a clean ink mask (and its components, if already labelled)."""
-    components = find_pieces(mask, ink)
+    """Steps 5-7 on a clean ink mask (and its components, if already labelled, or
+    where ruled lines were erased from it)."""
+    components = find_pieces(mask, ink, erased)
     if not components.pieces:
         return Segmentation((), 0.0, False)
     hd = components.digit_height

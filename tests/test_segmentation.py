@@ -10,12 +10,15 @@ import pytest
 
 from recognizer import ruled_lines
 from recognizer.ink import (
+    InkMask,
     binarize,
+    binarize_components,
     contrast_map,
     estimate_background,
     fitted_background,
     ink_contrast,
     ink_mask,
+    label_components,
     thick_stroke_width,
 )
 from recognizer.lattice import CUT_COST, Crop, LineLattice, build_lattice, choose_segments
@@ -31,10 +34,15 @@ from recognizer.ruled_lines import (
     RuledLine,
     _has_long_run,
     _line_ink,
+    erase_ruled_lines,
     find_ruled_lines,
-    remove_ruled_lines,
 )
-from recognizer.segmentation import MAX_CANDIDATES, _free_digit_height, segment
+from recognizer.segmentation import (
+    MAX_CANDIDATES,
+    WORK_MIN_SIDE,
+    _free_digit_height,
+    segment,
+)
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -146,7 +154,7 @@ def test_ruled_lines_are_found_and_removed_at_a_tilt(tilt: float) -> None:
     mask = binarize(contrast)
     lines = find_ruled_lines(contrast)
     assert len(lines) >= 5
-    cleaned = remove_ruled_lines(mask, lines)
+    cleaned = erase_ruled_lines(mask, lines).mask
     assert components(cleaned) >= 1
     # Almost no line ink is left away from the digit...
     assert cleaned[:, 600:].sum() < 0.02 * mask[:, 600:].sum()
@@ -243,12 +251,58 @@ def test_a_mesh_of_line_remnants_does_not_set_the_digit_height() -> None:
     assert found.digit_height == pytest.approx(height, abs=2)
 
 
-def test_thread_thin_fragments_do_not_set_the_free_digit_height() -> None:
-    """Fragments of an upright line are no digits, however tall they are."""
-    fragments = np.array([[0, 0, 1000, 800, 0], [10, 0, 30, 700, 1400], [50, 0, 20, 500, 900]])
-    assert _free_digit_height(fragments, (1440, 1080)) == 0.0
-    with_digit = np.vstack([fragments, [[400, 300, 60, 90, 1500]]])
-    assert _free_digit_height(with_digit, (1440, 1080)) == 90
+def _components(mask: np.ndarray) -> InkMask:
+    """Every component of a drawn mask, as ``binarize_components`` keeps them."""
+    count, labels, stats = label_components(mask)
+    kept = np.arange(count) > 0
+    return InkMask(mask, labels, stats, kept, (64, 40))
+
+
+def test_line_fragments_do_not_set_the_free_digit_height() -> None:
+    """Fragments of an upright line (threads) and a mesh of lines (wire) are no digits,
+    however tall they are: the free digit height decides how long a ruled line is."""
+    mask = np.zeros((1440, 1080), np.uint8)
+    cv2.line(mask, (20, 10), (24, 700), 255, 3)  # a thread
+    cv2.line(mask, (100, 40), (100, 600), 255, 2)  # a mesh: a margin and its stubs
+    for y in range(40, 601, 40):
+        cv2.line(mask, (100, y), (400, y + 6), 255, 2)
+    assert _free_digit_height(_components(mask)) == 0.0
+    cv2.putText(mask, "8", (600, 900), FONT, 3.0, 255, 8)
+    digit = cv2.boundingRect(mask[:, 500:])[3]
+    assert _free_digit_height(_components(mask)) == pytest.approx(digit, abs=1)
+
+
+def test_dots_left_where_grid_lines_crossed_are_no_pieces() -> None:
+    """Erasing each direction of squared paper spares the other direction's ink as a
+    stroke crossing it: a dot is left at every crossing, unless it is known as a scrap."""
+    image = page(1000, 700)
+    for x in range(20, 1000, 42):
+        cv2.line(image, (x, 0), (x + 8, 699), 120, 4)
+    for y in range(15, 700, 42):
+        cv2.line(image, (0, y), (999, y + 10), 120, 4)
+    write(image, "47", (380, 420), scale=1.5, thickness=4)  # digits 31 px tall
+    contrast = ink_contrast(image)
+    ink = binarize_components(contrast)
+    lines = find_ruled_lines(contrast, 300, ink.levels[1])
+    erased = erase_ruled_lines(ink.mask(), lines)
+    assert erased.zone is not None and erased.band > 0
+    without_scraps = find_pieces(erased.mask, erased=erased).pieces
+    assert len(without_scraps) == 2
+    assert len(find_pieces(erased.mask).pieces) > 50  # the dots, as big as a digit's parts
+
+
+def test_a_small_photo_is_segmented_enlarged_and_boxed_in_its_own_pixels() -> None:
+    """Photos under ``WORK_MIN_SIDE`` are worked on enlarged, where the segmentation's
+    pixel sizes were set; the crops' boxes still map back onto the photo."""
+    image = write(page(640, 480), "305", (150, 300), scale=4, thickness=10)
+    segmentation = segment(image)
+    assert segmentation.scale == pytest.approx(WORK_MIN_SIDE / 640)
+    (line,) = segmentation.lines
+    left = min(crop.x for crop in line.crops) / segmentation.scale
+    right = max(crop.x + crop.w for crop in line.crops) / segmentation.scale
+    x, _, w, _ = cv2.boundingRect(255 - cv2.threshold(image, 128, 255, cv2.THRESH_BINARY)[1])
+    assert left == pytest.approx(x, abs=3)
+    assert right == pytest.approx(x + w, abs=3)
 
 
 def test_detached_bar_of_a_five_is_merged() -> None:
@@ -571,4 +625,4 @@ def test_a_line_too_faint_to_be_ink_does_not_erase_the_stroke_along_it() -> None
     cv2.putText(mask, "8", (380, 340), FONT, 6, 255, 11)
     lines = [RuledLine(303, 0, 303, 599), RuledLine(453, 0, 453, 599)]
     lines += [RuledLine(0, 30 + 90 * k, 599, 30 + 90 * k) for k in range(7)]
-    assert np.array_equal(remove_ruled_lines(mask, lines), mask)
+    assert np.array_equal(erase_ruled_lines(mask, lines).mask, mask)
