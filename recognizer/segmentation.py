@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 
 from .ink import (
-    Background,
     InkMask,
     binarize_components,
     contrast_map,
@@ -68,10 +67,7 @@ def segment(grey: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentat
     """Digit hypotheses of a grey uint8 image, line by line in reading order."""
     if grey.ndim != 2 or grey.dtype != np.uint8:
         raise ValueError("segment() expects a 2-D uint8 grey image")
-    grey, enlarged = _enlarged(grey)
-    background = fitted_background(grey)
-    contrast, scale = _working_contrast(grey, background)
-    scale *= enlarged
+    contrast, scale = _working_contrast(grey)
     ink = binarize_components(contrast)
     # A ruled line is longer than any stroke of a digit: the digits already standing
     # free of lines say how long a stroke can be.
@@ -116,18 +112,29 @@ def _free_digit_height(ink: InkMask) -> float:
     return estimate_digit_height(h[free], w[free], area[free]) if free.any() else 0.0
 
 
-def _working_contrast(grey: np.ndarray, background: Background) -> tuple[np.ndarray, float]:
-    """The contrast map at the working scale, and that scale (see ``working_shrink``).
+def _working_contrast(grey: np.ndarray) -> tuple[np.ndarray, float]:
+    """The contrast map at the working scale, and that scale (working pixels per pixel
+    of ``grey``).
 
-    When the digits are large enough in the coarse copy the background was estimated
-    on, its contrast is used as it is: no full-size pass at all.
+    A photo smaller than ``WORK_MIN_SIDE`` is enlarged to it, unless its digits are
+    large enough to be shrunk again (see ``working_shrink``): enlarging and then
+    shrinking would only blur its thin lines. When the digits are large enough in the
+    coarse copy the background was estimated on, its contrast is used as it is: no
+    full-size pass at all.
     """
+    work, enlarged = _enlarged(grey)
+    background = fitted_background(work)
     factor = working_shrink(background)
+    if enlarged > 1.0 and factor > 1:
+        work, enlarged = grey, 1.0
+        background = fitted_background(work)
+        factor = working_shrink(background)
     coarse = round(background.factor)
     if factor >= coarse:
-        return background.coarse_contrast, background.coarse_contrast.shape[1] / grey.shape[1]
-    small = shrink(grey, factor)
-    return contrast_map(small, background), small.shape[1] / grey.shape[1]
+        contrast = background.coarse_contrast
+    else:
+        contrast = contrast_map(shrink(work, factor), background)
+    return contrast, enlarged * contrast.shape[1] / work.shape[1]
 
 
 def segment_mask(
