@@ -140,7 +140,8 @@ def test_synthetic_set_is_read_well_enough_to_guard_regressions(synth_report: Re
 @pytest.mark.slow
 def test_synthetic_set_meets_the_digit_target(synth_report: Report) -> None:
     """98.5% of digits with models/digitbot-v2 since session 6 (97.9% before: the
-    squared-paper photo then read as rows of 1s)."""
+    squared-paper photo then read as rows of 1s; since session 7 the dots left where
+    its grid lines crossed are known as scraps of the lines)."""
     assert synth_report.total.digit_accuracy >= DIGIT_TARGET
 
 
@@ -150,7 +151,8 @@ def test_synthetic_set_meets_the_digit_target(synth_report: Report) -> None:
         "issue 4 target not met yet: with models/digitbot-v2 the set reads 93.0% of "
         "strings. Main failure modes: one MNIST test digit misread in a photo (10 of the "
         "14 failing strings, mostly near-ties), digits lost or added where digits touch, "
-        "small pencil digits among the grid scraps at a page's darker edges"
+        "small pencil digits on squared paper whose grid reaches the ink only at the "
+        "page's darker edges"
     ),
     strict=False,
 )
