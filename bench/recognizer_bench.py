@@ -64,7 +64,7 @@ import numpy as np
 
 from bench import naive_baseline
 from bench.measures import Accuracy, Latencies
-from bench.results import write_results
+from bench.results import report
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS_DIR = REPO / "bench" / "results"
@@ -473,15 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "photos_1": photos_1,
         "throughput": throughput,
     }
-    print()
-    print("## Recognizer benchmark")
-    print()
-    print(context_lines(results))
-    print()
-    print(markdown_table(results))
-    path = write_results(results, args.results_dir)
-    print()
-    print(f"results: {path}")
+    tables = [context_lines(results), markdown_table(results)]
+    report("Recognizer benchmark", tables, results, args.results_dir)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Where a benchmark run's figures go: one JSON file per run, named by benchmark and time."""
+"""Where a benchmark run's figures go: its table on stdout, and one JSON file per run,
+named by benchmark and time."""
 
 from __future__ import annotations
 
@@ -17,6 +18,20 @@ def write_results(results: dict[str, Any], folder: Path) -> Path:
     name = f"{results['benchmark']}-{stamp}{'-quick' if results['quick'] else ''}.json"
     path = folder / name
     path.write_text(json.dumps(results, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    return path
+
+
+def report(title: str, tables: list[str], results: dict[str, Any], folder: Path) -> Path:
+    """Print the run's markdown (a heading, then each table or paragraph) and write its
+    JSON (``write_results``); returns the JSON's path."""
+    print()
+    print(f"## {title}")
+    for table in tables:
+        print()
+        print(table)
+    path = write_results(results, folder)
+    print()
+    print(f"results: {path}")
     return path
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from bench.measures import Accuracy
-from bench.results import write_results
+from bench.results import report
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS_DIR = REPO / "bench" / "results"
@@ -144,13 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": {"photos": count, "seed": SEED, "model": str(model_path)},
         "scales": rows,
     }
-    print()
-    print("## Accuracy by photo size")
-    print()
-    print(markdown_table(rows))
-    path = write_results(results, args.results_dir)
-    print()
-    print(f"results: {path}")
+    report("Accuracy by photo size", [markdown_table(rows)], results, args.results_dir)
     return 0
 
 

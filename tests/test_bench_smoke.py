@@ -25,24 +25,29 @@ from bench.measures import Accuracy, aligned_matches, percentile  # noqa: E402
 from bench.scale_robustness import rescaled  # noqa: E402
 
 
+def run_quick(name: str, args: list[str], env: dict[str, str], timeout: int) -> str:
+    """Run ``python -m bench NAME --quick -- ARGS`` from the checkout; its stdout, once it
+    has exited 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", name, "--quick", "--", *args],
+        cwd=REPO,
+        env={**env, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done.stdout
+
+
 @pytest.mark.slow
 def test_quick_recognizer_bench_prints_the_table_and_writes_results(tmp_path, mnist_path):
     args = ["--cpu", "-1", "--results-dir", str(tmp_path), "--mnist", str(mnist_path)]
     if os.environ.get("DIGITBOT_TEST_MODEL"):
         args += ["--model", os.environ["DIGITBOT_TEST_MODEL"]]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("MODEL_PATH", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "recognizer", "--quick", "--", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    out = done.stdout
+    env = {key: value for key, value in os.environ.items() if key != "MODEL_PATH"}
+    out = run_quick("recognizer", args, env, timeout=900)
     assert (
         "| Photos (1280x960 JPEG, 10 digits) | digitbot | naive | naive/digitbot | target |" in out
     )
@@ -126,19 +131,10 @@ def test_rescaled_photos_keep_their_content_at_the_new_size():
 
 @pytest.mark.slow
 def test_quick_scale_bench_reads_the_test_photos_at_each_size(tmp_path, mnist_path):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MNIST_PATH": str(mnist_path)}
+    env = {**os.environ, "MNIST_PATH": str(mnist_path)}
     args = ["--results-dir", str(tmp_path), "--scales", "0.6,1"]
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "scale", "--quick", "--", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    assert "| scale | longest side (px) | digits read right | texts read exactly |" in done.stdout
+    out = run_quick("scale", args, env, timeout=600)
+    assert "| scale | longest side (px) | digits read right | texts read exactly |" in out
     (result_file,) = tmp_path.glob("scale-*-quick.json")
     rows = json.loads(result_file.read_text())["scales"]
     assert [row["scale"] for row in rows] == [0.6, 1.0]
@@ -158,27 +154,9 @@ def test_percentile_interpolates():
 
 @pytest.mark.slow
 def test_quick_bot_load_bench_loses_nothing(tmp_path, mnist_path):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MNIST_PATH": str(mnist_path)}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "bot_load",
-            "--quick",
-            "--",
-            "--results-dir",
-            str(tmp_path),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    assert "| run | photos | users | photos/s | p50 s | p95 s |" in done.stdout
+    env = {**os.environ, "MNIST_PATH": str(mnist_path)}
+    out = run_quick("bot_load", ["--results-dir", str(tmp_path)], env, timeout=600)
+    assert "| run | photos | users | photos/s | p50 s | p95 s |" in out
     (result_file,) = tmp_path.glob("bot_load-*-quick.json")
     results = json.loads(result_file.read_text())
     assert {run["mode"] for run in results["runs"]} == {"burst", "users"}
