@@ -197,7 +197,11 @@ def noise_floors(contrast: np.ndarray, levels: tuple[tuple[float, int], ...]) ->
     """
     height, width = contrast.shape
     step = max(1, round(max(height, width) / NOISE_GRID_SIDE))
-    sample = np.ascontiguousarray(contrast[::step, ::step])
+    # Ink is capped at the highest level first: where a digit fills most of a window
+    # (a photo cropped to one thick digit), its strokes would otherwise be the "noise"
+    # that they must stand out from.
+    cap = max(level for _, level in levels)
+    sample = np.minimum(contrast[::step, ::step], np.uint8(min(cap, 255)))
     window = max(3, round(NOISE_WINDOW * max(sample.shape)) | 1)
     median = cv2.medianBlur(sample, window)
     spread = cv2.medianBlur(cv2.absdiff(sample, median), window)

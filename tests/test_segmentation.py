@@ -19,6 +19,7 @@ from recognizer.ink import (
     ink_contrast,
     ink_mask,
     label_components,
+    noise_floors,
     thick_stroke_width,
 )
 from recognizer.lattice import CUT_COST, Crop, LineLattice, build_lattice, choose_segments
@@ -127,6 +128,23 @@ def test_contrast_ignores_a_shadow() -> None:
 @pytest.mark.parametrize("value", [0, 128, 255])
 def test_uniform_images_have_no_ink(value: int) -> None:
     assert not ink_mask(np.full((300, 400), value, np.uint8)).any()
+
+
+def test_ink_filling_most_of_the_frame_is_no_noise() -> None:
+    """A photo cropped to one thick digit: where the strokes fill most of the noise
+    statistics' window, they must still stand out from the paper's noise, not from
+    themselves."""
+    rng = np.random.default_rng(0)
+    contrast = np.clip(rng.normal(6, 3, (320, 320)), 0, 255).astype(np.uint8)
+    strokes = np.clip(rng.normal(180, 25, (240, 200)), 0, 255).astype(np.uint8)
+    contrast[40:280, 60:260] = strokes  # over most of the middle
+    contrast[100:220, 120:200] = 5  # the paper inside them
+    strong, weak = noise_floors(contrast, ((5.0, 60), (3.0, 36)))
+    inked = contrast[40:280, 60:120]
+    assert (inked >= strong[40:280, 60:120]).mean() > 0.9
+    assert (inked >= weak[40:280, 60:120]).mean() > 0.9
+    # ...while the paper's own noise stays under the floors.
+    assert (contrast[:30] < strong[:30]).all()
 
 
 def test_blank_noisy_page_has_no_digits() -> None:
