@@ -6,6 +6,8 @@ compression changes how many pixels a digit and a ruled line get. Each photo is 
 here (area averaging down, bicubic up), re-encoded as JPEG at quality 92 as a phone
 would, and read. Digit and text accuracy per scale show how much the reading depends on
 the size of the digits and lines in pixels; at scale 1 the photos are the test's own.
+The last row crops each photo to its digits (half a digit's height around them), as a
+person sending only the number would: the digits then fill the frame.
 """
 
 from __future__ import annotations
@@ -30,9 +32,13 @@ DEFAULT_RESULTS_DIR = REPO / "bench" / "results"
 #: The accuracy test's photos: seeds 0-199.
 PHOTOS = 200
 SEED = 0
-SCALES = (0.5, 0.6, 0.75, 0.9, 1.0, 1.25)
+#: The scale that stands for "cropped to the digits" (``cropped``).
+CROPPED = 0.0
+#: Margin around the digits of a cropped photo, in digit heights.
+CROP_MARGIN = 0.5
+SCALES = (0.5, 0.6, 0.75, 0.9, 1.0, 1.25, CROPPED)
 QUICK_PHOTOS = 4
-QUICK_SCALES = (0.6, 1.0)
+QUICK_SCALES = (0.6, 1.0, CROPPED)
 JPEG_QUALITY = 92
 
 
@@ -44,22 +50,40 @@ def rescaled(jpeg: bytes, scale: float) -> bytes:
     height, width = image.shape[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     method = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
-    resized = cv2.resize(image, size, interpolation=method)
-    ok, encoded = cv2.imencode(".jpg", resized, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    return _jpeg(cv2.resize(image, size, interpolation=method))
+
+
+def cropped(photo, margin: float = CROP_MARGIN) -> bytes:
+    """The photo cropped to its digits, ``margin`` digit heights around them, as a
+    person cropping a photo to the number before sending it would."""
+    boxes = np.array([box for _, box in photo.digits])
+    margin_px = round(margin * float(np.median(boxes[:, 3])))
+    image = cv2.imdecode(np.frombuffer(photo.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    height, width = image.shape[:2]
+    left = max(0, int(boxes[:, 0].min()) - margin_px)
+    top = max(0, int(boxes[:, 1].min()) - margin_px)
+    right = min(width, int((boxes[:, 0] + boxes[:, 2]).max()) + margin_px)
+    bottom = min(height, int((boxes[:, 1] + boxes[:, 3]).max()) + margin_px)
+    return _jpeg(image[top:bottom, left:right])
+
+
+def _jpeg(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
-        raise RuntimeError(f"could not encode a {size[0]}x{size[1]} JPEG")
+        raise RuntimeError(f"could not encode a {image.shape[1]}x{image.shape[0]} JPEG")
     return encoded.tobytes()
 
 
 def read_at_scale(photos: Sequence, classifier, scale: float) -> dict:
-    """The accuracy at one scale, the range of photo sizes read and the misread photos."""
+    """The accuracy at one scale (0: cropped to the digits, see ``cropped``), the range of
+    photo sizes read and the misread photos."""
     from recognizer import recognize
 
     accuracy = Accuracy()
     longest: list[int] = []
     misread = []
     for photo in photos:
-        data = rescaled(photo.jpeg, scale)
+        data = cropped(photo) if scale == CROPPED else rescaled(photo.jpeg, scale)
         with Image.open(io.BytesIO(data)) as header:
             longest.append(max(header.size))
         read = recognize(data, classifier).text
@@ -82,8 +106,9 @@ def markdown_table(rows: Sequence[dict]) -> str:
     for row in rows:
         low, high = row["longest_side"]
         summary = row["accuracy"]
+        scale = "cropped" if row["scale"] == CROPPED else f"{row['scale']:g}"
         lines.append(
-            f"| {row['scale']:g} | {low}-{high} | {summary['digit_accuracy']:.2%} "
+            f"| {scale} | {low}-{high} | {summary['digit_accuracy']:.2%} "
             f"| {summary['text_accuracy']:.1%} ({summary['photos']} photos) |"
         )
     return "\n".join(lines)
@@ -100,7 +125,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scales",
         type=lambda text: tuple(float(part) for part in text.split(",")),
-        help="comma-separated scales (default " + ",".join(f"{s:g}" for s in SCALES) + ")",
+        help="comma-separated scales, 0 for cropped to the digits (default "
+        + ",".join(f"{s:g}" for s in SCALES)
+        + ")",
     )
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR)
     return parser.parse_args(argv)
@@ -110,8 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     count = args.photos or (QUICK_PHOTOS if args.quick else PHOTOS)
     scales = args.scales or (QUICK_SCALES if args.quick else SCALES)
-    if count < 1 or any(not 0.05 <= scale <= 4.0 for scale in scales):
-        print("scale bench: --photos must be positive, scales within 0.05-4", file=sys.stderr)
+    if count < 1 or any(not 0.05 <= scale <= 4.0 and scale != CROPPED for scale in scales):
+        print(
+            "scale bench: --photos must be positive, scales within 0.05-4 (0: cropped)",
+            file=sys.stderr,
+        )
         return 2
 
     from recognizer.classifier import Classifier, shipped_model_path
@@ -133,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(read_at_scale(photos, classifier, scale))
         summary = rows[-1]["accuracy"]
         print(
-            f"scale {scale:g}: digits {summary['digit_accuracy']:.2%}, "
+            f"scale {scale:g} (0: cropped): digits {summary['digit_accuracy']:.2%}, "
             f"texts {summary['text_accuracy']:.1%}",
             flush=True,
         )

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.measures import Accuracy, aligned_matches, percentile  # noqa: E402
-from bench.scale_robustness import rescaled  # noqa: E402
+from bench.scale_robustness import cropped, rescaled  # noqa: E402
 
 
 def run_quick(name: str, args: list[str], env: dict[str, str], timeout: int) -> str:
@@ -129,17 +130,33 @@ def test_rescaled_photos_keep_their_content_at_the_new_size():
         assert np.abs(smaller.astype(int) - expected).mean() < 6
 
 
+def test_a_photo_cropped_to_its_digits_keeps_them_with_a_margin():
+    image = np.full((600, 800, 3), 230, np.uint8)
+    cv2.rectangle(image, (300, 200), (340, 260), (20, 20, 20), -1)  # a "digit" 60 px tall
+    cv2.rectangle(image, (360, 210), (400, 270), (20, 20, 20), -1)
+    photo = SimpleNamespace(
+        jpeg=cv2.imencode(".jpg", image)[1].tobytes(),
+        digits=((1, (300, 200, 41, 61)), (7, (360, 210, 41, 61))),
+    )
+    crop = cv2.imdecode(np.frombuffer(cropped(photo, 0.5), np.uint8), cv2.IMREAD_GRAYSCALE)
+    # 30 px (half a digit) around the digits' box: 300-400 x 200-270.
+    assert crop.shape == (71 + 60, 101 + 60)
+    assert crop[30:91, 30:71].mean() < 60 and crop[:25].mean() > 200
+
+
 @pytest.mark.slow
 def test_quick_scale_bench_reads_the_test_photos_at_each_size(tmp_path, mnist_path):
     env = {**os.environ, "MNIST_PATH": str(mnist_path)}
-    args = ["--results-dir", str(tmp_path), "--scales", "0.6,1"]
+    args = ["--results-dir", str(tmp_path), "--scales", "0.6,1,0"]
     out = run_quick("scale", args, env, timeout=600)
     assert "| scale | longest side (px) | digits read right | texts read exactly |" in out
     (result_file,) = tmp_path.glob("scale-*-quick.json")
     rows = json.loads(result_file.read_text())["scales"]
-    assert [row["scale"] for row in rows] == [0.6, 1.0]
-    small, full = (row["longest_side"] for row in rows)
+    assert [row["scale"] for row in rows] == [0.6, 1.0, 0.0]
+    small, full, crop = (row["longest_side"] for row in rows)
     assert small[1] == round(0.6 * full[1])
+    assert crop[1] < full[1]
+    assert "| cropped |" in out
     for row in rows:
         assert row["accuracy"]["photos"] == 4
         assert 0.5 <= row["accuracy"]["digit_accuracy"] <= 1
