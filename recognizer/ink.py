@@ -29,6 +29,8 @@ STROKE_KERNEL = 0.04
 THICK_STROKE_FRACTION = 0.5
 #: ...of at most this fraction of the image's longest side.
 MAX_STROKE_KERNEL = 0.15
+#: Light ink (chalk) is confirmed with a kernel this wide too (see ``fitted_background``).
+WIDE_STROKE_KERNEL = 0.12
 #: Digits this tall (pixels) are plenty for a 28x28 input (MNIST's digits are 20 px);
 #: an image of larger ones is shrunk by a whole factor that keeps them this tall.
 WORK_DIGIT_HEIGHT = 96
@@ -276,9 +278,16 @@ def fitted_background(grey: np.ndarray) -> Background:
     The kernel must be wider than the strokes but narrower than smudges and shadows:
     the default suits pens and pencils at any usual distance. When the strokes turn out
     thick for it (a marker, close up), the background is estimated again with a kernel
-    two strokes wide.
+    two strokes wide. Light ink is taken only if a wide kernel agrees.
     """
     background = estimate_background(grey)
+    if not background.dark_ink:
+        # Strokes thicker than the kernel are no thin structure of either kind: a photo
+        # cropped to one marker digit would be read as chalk (its paper's noise as the
+        # chalk). Light ink must still win with a kernel wide enough for such strokes.
+        wide = estimate_background(grey, WIDE_STROKE_KERNEL)
+        if wide.dark_ink:
+            background = wide
     width = thick_stroke_width(background, grey)
     if width > THICK_STROKE_FRACTION * STROKE_KERNEL * max(grey.shape):
         fraction = min(MAX_STROKE_KERNEL, 2.0 * width / max(grey.shape))

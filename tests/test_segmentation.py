@@ -88,6 +88,13 @@ def test_chalk_on_a_board_is_detected() -> None:
     assert mask[:100].sum() == 0  # the board itself is not ink
 
 
+def test_one_thick_digit_filling_the_frame_is_dark_ink() -> None:
+    """A photo cropped to one marker digit: its strokes are thicker than the default
+    kernel, and the paper's noise must not pass for chalk."""
+    image = write(page(320, 360), "8", (40, 320), scale=9, ink=60, thickness=30)
+    assert fitted_background(image).dark_ink
+
+
 def test_squared_paper_is_still_dark_ink() -> None:
     image = page()
     for step in range(0, 800, 24):
