@@ -164,7 +164,9 @@ def find_pieces(
     # A margin line and the stubs of the lines that cross it can make one component as
     # digit-shaped as any, and heavier than all the digits: it must not set their height.
     wire = strokes * WIRE_EXTENT < np.maximum(w, h)
-    sized = usable & ~wire if (usable & ~wire).any() else usable
+    sized = usable & ~wire
+    if not sized.any():
+        sized = usable
     digit_height = estimate_digit_height(h[sized], w[sized], area[sized])
     if digit_height <= 0:
         return Components(labels, [], 0.0, 0.0)
