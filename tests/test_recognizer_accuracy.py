@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import collections
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from bench.scale_robustness import rescaled
 from recognizer import recognize
 from training.synthetic_photos import MnistDigits, make_set
+
+# bench/ holds scripts run from the checkout (``python -m bench``), not an installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.scale_robustness import rescaled
 
 SYNTH_COUNT = 200
 SYNTH_SEED = 0
