@@ -98,19 +98,22 @@ def stroke_widths(mask: np.ndarray, labels: np.ndarray, areas: np.ndarray) -> np
     return 2.0 * areas.astype(np.float64) / np.maximum(edge, 1.0)
 
 
-def wire_components(labels: np.ndarray, stats: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Which of the ``candidates`` (labels) are wire (see ``WIRE_EXTENT``), each measured
-    in its own box: for a few large components, cheaper than ``stroke_widths``'s pass
-    over the whole image. A stroke is at least 2 pixels wide, so only components over
-    ``2 * WIRE_EXTENT`` pixels long can be wire, and the caller need pass no others."""
-    wire = np.zeros(len(candidates), bool)
+def box_stroke_widths(labels: np.ndarray, stats: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """``stroke_widths`` of the ``candidates`` (labels) alone, each measured in its own
+    box: for a few large components, cheaper than a pass over the whole image."""
+    strokes = np.empty(len(candidates), np.float64)
     for k, label in enumerate(candidates):
         x, y, w, h, area = (int(v) for v in stats[label, :5])
         ink = (labels[y : y + h, x : x + w] == label).astype(np.uint8)
         inner = cv2.erode(ink, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT)
-        edge = max(area - cv2.countNonZero(inner), 1)
-        wire[k] = 2.0 * area / edge * WIRE_EXTENT < max(w, h)
-    return wire
+        strokes[k] = 2.0 * area / max(area - cv2.countNonZero(inner), 1)
+    return strokes
+
+
+def is_wire(strokes: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Which components are wire (see ``WIRE_EXTENT``). A stroke is at least 2 pixels
+    wide, so only components over ``2 * WIRE_EXTENT`` pixels long can be."""
+    return strokes * WIRE_EXTENT < np.maximum(w, h)
 
 
 def estimate_digit_height(heights: np.ndarray, widths: np.ndarray, areas: np.ndarray) -> float:
@@ -163,8 +166,7 @@ def find_pieces(
         usable &= ~_line_scraps(mask, labels, w, h, erased)
     # A margin line and the stubs of the lines that cross it can make one component as
     # digit-shaped as any, and heavier than all the digits: it must not set their height.
-    wire = strokes * WIRE_EXTENT < np.maximum(w, h)
-    sized = usable & ~wire
+    sized = usable & ~is_wire(strokes, w, h)
     if not sized.any():
         sized = usable
     digit_height = estimate_digit_height(h[sized], w[sized], area[sized])

@@ -30,12 +30,13 @@ from .pieces import (
     THREAD_ASPECT,
     WIRE_EXTENT,
     Piece,
+    box_stroke_widths,
     drop_far_singles,
     estimate_digit_height,
     find_pieces,
     group_lines,
     is_stray,
-    wire_components,
+    is_wire,
 )
 from .ruled_lines import Erased, default_line_length, erase_ruled_lines, find_ruled_lines
 
@@ -108,7 +109,8 @@ def _free_digit_height(ink: InkMask) -> float:
     free[0] = False
     # So is wire: the grid at a page's darker edge, joined into one mesh.
     long = np.flatnonzero(free & (np.maximum(w, h) > 2 * WIRE_EXTENT))
-    free[long[wire_components(ink.labels, stats, long)]] = False
+    strokes = box_stroke_widths(ink.labels, stats, long)
+    free[long[is_wire(strokes, w[long], h[long])]] = False
     return estimate_digit_height(h[free], w[free], area[free]) if free.any() else 0.0
 
 
