@@ -30,6 +30,10 @@ LINE_THICK = 5
 LINE_INK_COVERAGE = 0.6
 #: Ruled lines are looked for within this many degrees of horizontal and vertical.
 LINE_MAX_TILT = 12
+#: On a ruled page (at least this many lines in one direction), a line's free ends are
+#: followed as far as its ink goes, across gaps up to this many erasing bands long.
+RULED_PAGE_LINES = 3
+LINE_GAP_BANDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +176,8 @@ def erase_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> Erased:
             for line, t in zip(lines, thickness, strict=True)
             if line.horizontal == horizontal and 0 < t <= 2 * typical + 1
         ]
+        if len(group) >= RULED_PAGE_LINES:
+            group = _continued(mask, group, band // 2, LINE_GAP_BANDS * band)
         if not group:
             continue
         line_mask = np.zeros_like(mask)
@@ -190,6 +196,78 @@ def erase_ruled_lines(mask: np.ndarray, lines: list[RuledLine]) -> Erased:
         closed = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones(size[::-1], np.uint8))
         cleaned = cv2.bitwise_or(cleaned, cv2.bitwise_and(closed, mask, mask=line_mask))
     return Erased(cleaned, zone, band)
+
+
+def _continued(mask: np.ndarray, lines: list[RuledLine], reach: int, gap: int) -> list[RuledLine]:
+    """The lines of one direction, each free end continued as far as the mask's ink goes
+    on along it (within ``reach`` pixels across it), across gaps up to ``gap`` long.
+
+    The transform's segments stop short of a line's true ends wherever its votes thin
+    out: at a digit written on the line, or on the last stretch to the photo's edge.
+    That rest of the line stayed in the mask, joined to the digit, and the two were
+    dropped together as a scrap of the page. An end is free when no other segment lies
+    on beyond it: between two segments of one line there is a digit whose stroke may run
+    along the line, and the erasing must leave it.
+    """
+    ends = np.array([(line.x0, line.y0, line.x1, line.y1) for line in lines], np.float64)
+    starts, stops = ends[:, :2], ends[:, 2:]
+    length = np.hypot(*(stops - starts).T)
+    direction = (stops - starts) / np.maximum(length, 1.0)[:, None]
+    # Every segment's endpoints, measured along and across every segment.
+    points = np.concatenate([starts, stops])
+    offset = points[None, :, :] - starts[:, None, :]
+    along = offset[..., 0] * direction[:, :1] + offset[..., 1] * direction[:, 1:]
+    across = np.abs(offset[..., 0] * direction[:, 1:] - offset[..., 1] * direction[:, :1])
+    on_line = across <= reach
+    own = np.arange(len(lines))
+    on_line[own, own] = on_line[own, own + len(lines)] = False
+    before = (on_line & (along < 0)).any(axis=1)
+    beyond = (on_line & (along > length[:, None])).any(axis=1)
+    if before.all() and beyond.all():
+        return lines
+    # Ink within reach across the lines, for a walk to read one pixel per step.
+    horizontal = lines[0].horizontal
+    shape = (2 * reach + 1, 1) if horizontal else (1, 2 * reach + 1)
+    near = cv2.dilate(mask, np.ones(shape, np.uint8))
+    continued = []
+    for k, line in enumerate(lines):
+        start, stop = (line.x0, line.y0), (line.x1, line.y1)
+        step = (float(direction[k, 0]), float(direction[k, 1]))
+        if not before[k]:
+            start = _ink_reach(near, start, (-step[0], -step[1]), gap)
+        if not beyond[k]:
+            stop = _ink_reach(near, stop, step, gap)
+        continued.append(RuledLine(*start, *stop))
+    return continued
+
+
+def _ink_reach(
+    ink: np.ndarray, start: tuple[int, int], direction: tuple[float, float], gap: int
+) -> tuple[int, int]:
+    """The last point from ``start`` along ``direction`` before the ink stops for more
+    than ``gap`` pixels, or ``start``."""
+    height, width = ink.shape
+    # Steps to the border: the first step at which x or y leaves the image.
+    limits = [
+        (width - 0.5 - start[0]) / direction[0] if direction[0] > 0 else np.inf,
+        (-0.5 - start[0]) / direction[0] if direction[0] < 0 else np.inf,
+        (height - 0.5 - start[1]) / direction[1] if direction[1] > 0 else np.inf,
+        (-0.5 - start[1]) / direction[1] if direction[1] < 0 else np.inf,
+    ]
+    steps = np.arange(1, math.ceil(min(limits)))
+    if not len(steps):
+        return start
+    xs = np.clip(np.rint(start[0] + direction[0] * steps).astype(np.intp), 0, width - 1)
+    ys = np.clip(np.rint(start[1] + direction[1] * steps).astype(np.intp), 0, height - 1)
+    hits = np.flatnonzero(ink[ys, xs])
+    # The misses before each hit: the walk ends at the hit before the first long gap.
+    misses = np.diff(np.r_[-1, hits]) - 1
+    long_gaps = np.flatnonzero(misses > gap)
+    last = long_gaps[0] if len(long_gaps) else len(hits)
+    if last == 0:
+        return start
+    end = hits[last - 1]
+    return int(xs[end]), int(ys[end])
 
 
 class LineInk(NamedTuple):

@@ -651,3 +651,46 @@ def test_a_line_too_faint_to_be_ink_does_not_erase_the_stroke_along_it() -> None
     lines = [RuledLine(303, 0, 303, 599), RuledLine(453, 0, 453, 599)]
     lines += [RuledLine(0, 30 + 90 * k, 599, 30 + 90 * k) for k in range(7)]
     assert np.array_equal(erase_ruled_lines(mask, lines).mask, mask)
+
+
+def _lined_mask() -> np.ndarray:
+    """Five ruled lines 3 px thick, with a ring (a 0) written on the middle one."""
+    mask = np.zeros((500, 800), np.uint8)
+    for y in range(50, 500, 100):
+        cv2.line(mask, (0, y), (799, y), 255, 3)
+    cv2.ellipse(mask, (500, 225), (22, 26), 0, 0, 360, 255, 7)
+    return mask
+
+
+def test_a_line_found_short_of_its_ends_is_erased_to_them() -> None:
+    """The transform's segment of the middle line stops at the ring: the rest of the
+    line, on to the photo's edge, is erased all the same, and the ring stands free."""
+    mask = _lined_mask()
+    lines = [RuledLine(0, y, 799, y) for y in (50, 150, 350, 450)]
+    lines.append(RuledLine(120, 250, 478, 250))
+    cleaned = erase_ruled_lines(mask, lines).mask
+    assert not cleaned[245:256, :470].any() and not cleaned[245:256, 530:].any()
+    count, _, stats, _ = cv2.connectedComponentsWithStats(cleaned)
+    assert count == 2  # the ring alone
+    x, _, w, _, _ = stats[1]
+    assert x >= 470 and x + w <= 530
+
+
+def test_a_line_is_not_erased_between_two_of_its_segments() -> None:
+    """Where the transform found a line in two segments, the gap between them (a digit
+    whose stroke runs along the line) is left as it was."""
+    mask = _lined_mask()
+    lines = [RuledLine(0, y, 799, y) for y in (50, 150, 350, 450)]
+    lines += [RuledLine(0, 250, 478, 250), RuledLine(560, 250, 799, 250)]
+    cleaned = erase_ruled_lines(mask, lines).mask
+    assert cleaned[245:256, 530:555].any()
+
+
+def test_a_lone_line_is_not_continued() -> None:
+    """Off ruled paper (fewer than ``RULED_PAGE_LINES`` lines), a "line" is as likely a
+    long stroke: it is erased where it was found and no further."""
+    mask = _lined_mask()
+    lines = [RuledLine(0, 50, 799, 50), RuledLine(120, 250, 478, 250)]
+    cleaned = erase_ruled_lines(mask, lines).mask
+    assert cleaned[249:252, 600:].all()
+    assert not cleaned[45:56].any()
