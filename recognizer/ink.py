@@ -35,8 +35,9 @@ WIDE_STROKE_KERNEL = 0.12
 #: an image of larger ones is shrunk by a whole factor that keeps them this tall.
 WORK_DIGIT_HEIGHT = 96
 #: Paper whose brightness varies less than this (standard deviation, grey levels) is
-#: evenly lit.
-EVEN_PAPER_SPREAD = 8.0
+#: evenly lit enough to be split from the ink by brightness alone: light falling off
+#: across a phone photo's frame spreads it over 10-15 levels.
+EVEN_PAPER_SPREAD = 16.0
 #: Light ink (chalk) is chosen only when it outweighs dark ink by this factor: paper
 #: is far more common, and a near tie should not flip the reading.
 LIGHT_INK_MARGIN = 1.3
@@ -315,7 +316,8 @@ def thick_stroke_width(background: Background, grey: np.ndarray | None = None) -
 
     Strokes much wider than the background kernel come out hollow in the contrast (the
     kernel could not close over them), so the plain grey image, split by Otsu, is asked
-    too when the paper is evenly lit (a scan, a drawing program) and the ink sparse.
+    too when the paper is evenly lit (a scan, a drawing program, a photo cropped to its
+    digits) and the ink sparse.
     """
     small = background.coarse_contrast
     strong, _ = ink_levels(small)

@@ -95,6 +95,28 @@ def test_one_thick_digit_filling_the_frame_is_dark_ink() -> None:
     assert fitted_background(image).dark_ink
 
 
+def test_a_frame_filling_marker_digit_in_uneven_light_is_read_solid() -> None:
+    """A small photo cropped to one grey marker digit, softly focused, its light falling
+    off down the frame (the paper's brightness spreads over about 10 grey levels), as
+    the segmentation sees it enlarged: the default kernel's background sinks into the
+    wide strokes and leaves only faint edges, so the brightness split, which sees their
+    whole width, must be asked too."""
+    paper = 192
+    image = page(234, 277, paper=paper)
+    ramp = np.linspace(-15, 15, image.shape[0])[:, None]
+    image = np.clip(image + ramp, 0, 255).astype(np.uint8)
+    cv2.line(image, (0, 8), (233, 10), paper - 40, 2)  # ruled lines above and below
+    cv2.line(image, (0, 240), (233, 243), paper - 40, 2)
+    stroke = write(np.zeros_like(image), "4", (25, 245), scale=7, ink=255, thickness=30) > 0
+    image[stroke] = 154
+    image = cv2.GaussianBlur(image, (0, 0), 2)
+    size = (round(234 * WORK_MIN_SIDE / 277), WORK_MIN_SIDE)
+    work = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+    inked = cv2.resize(stroke.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    mask = ink_mask(work)
+    assert (mask[inked] > 0).mean() > 0.9
+
+
 def test_squared_paper_is_still_dark_ink() -> None:
     image = page()
     for step in range(0, 800, 24):
