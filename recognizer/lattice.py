@@ -232,6 +232,17 @@ def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[C
             chosen.append(Cut(x, CUT_COST * (1.0 - float(depth))))
         if len(chosen) >= expected + 1:
             break
+    # Every part must be narrow enough to be read as one digit: where two cuts (or a cut
+    # and the piece's edge) lie further apart, the deepest valley between them is cut too.
+    widest = MAX_DIGIT_WIDTH * digit_height
+    for index, depth in zip(minima[order], depths[order], strict=True):
+        bounds = [float(piece.x0), *sorted(cut.x for cut in chosen), float(piece.x1)]
+        if all(b - a <= widest for a, b in itertools.pairwise(bounds)):
+            break
+        x = float(piece.x0 + margin + index)
+        wide_part = any(a < x < b and b - a > widest for a, b in itertools.pairwise(bounds))
+        if wide_part and all(abs(x - other.x) >= 0.12 * digit_height for other in chosen):
+            chosen.append(Cut(x, CUT_COST * (1.0 - float(depth))))
     return sorted(chosen)
 
 

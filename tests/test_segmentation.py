@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import cv2
@@ -22,7 +23,14 @@ from recognizer.ink import (
     noise_floors,
     thick_stroke_width,
 )
-from recognizer.lattice import CUT_COST, Crop, LineLattice, build_lattice, choose_segments
+from recognizer.lattice import (
+    CUT_COST,
+    MAX_DIGIT_WIDTH,
+    Crop,
+    LineLattice,
+    build_lattice,
+    choose_segments,
+)
 from recognizer.pieces import (
     Piece,
     drop_far_singles,
@@ -716,3 +724,22 @@ def test_a_lone_line_is_not_continued() -> None:
     cleaned = erase_ruled_lines(mask, lines).mask
     assert cleaned[249:252, 600:].all()
     assert not cleaned[45:56].any()
+
+
+def test_every_part_of_a_cut_piece_is_narrow_enough_for_one_digit() -> None:
+    """Two digits touch at a heavy joint, and the deepest valley of the piece's ink lies
+    near its left edge (a thin link to a stroke): cut there alone, the rest is wider than
+    any digit, and the reading could only read it whole or skip it. The joint is cut too."""
+    labels = np.zeros((140, 200), np.int32)
+    labels[5:135, 5:19] = 1  # a stroke
+    labels[5:11, 19:45] = 1  # a thin link: the deepest valley
+    labels[5:35, 45:155] = 1  # a wide, heavy digit: two bars...
+    labels[105:135, 45:155] = 1
+    labels[5:135, 45:53] = labels[5:135, 147:155] = 1  # ...and its sides
+    labels[45:100, 155:170] = 1  # the heavy joint
+    labels[5:135, 170:195] = 1  # the next digit's stroke
+    piece = Piece(5, 5, 195, 135, [1], int(labels.sum()))
+    lattice = build_lattice([piece], labels, 100)
+    bounds = list(lattice.positions)
+    assert any(155 <= x <= 170 for x in bounds), bounds
+    assert all(b - a <= MAX_DIGIT_WIDTH * 100 for a, b in itertools.pairwise(bounds)), bounds
