@@ -223,26 +223,33 @@ def _inner_cuts(piece: Piece, labels: np.ndarray, digit_height: float) -> list[C
     # The deepest valleys are kept whatever ink crosses them, as many as there are
     # probably digits to separate; others only if clearly little does.
     shallow = 0.85 * float(np.median(profile[profile > 0]))
+    valleys = [
+        Cut(float(piece.x0 + margin + index), CUT_COST * (1.0 - float(depth)))
+        for index, depth in zip(minima[order], depths[order], strict=True)
+    ]
     chosen: list[Cut] = []
-    for index, depth in zip(minima[order], depths[order], strict=True):
-        if len(chosen) >= expected - 1 and inner[index] > shallow:
+
+    def apart(cut: Cut) -> bool:
+        return all(abs(cut.x - other.x) >= 0.12 * digit_height for other in chosen)
+
+    for cut, ink in zip(valleys, inner[minima[order]], strict=True):
+        if len(chosen) >= expected - 1 and ink > shallow:
             break
-        x = float(piece.x0 + margin + index)
-        if all(abs(x - other.x) >= 0.12 * digit_height for other in chosen):
-            chosen.append(Cut(x, CUT_COST * (1.0 - float(depth))))
+        if apart(cut):
+            chosen.append(cut)
         if len(chosen) >= expected + 1:
             break
     # Every part must be narrow enough to be read as one digit: where two cuts (or a cut
     # and the piece's edge) lie further apart, the deepest valley between them is cut too.
-    widest = MAX_DIGIT_WIDTH * digit_height
-    for index, depth in zip(minima[order], depths[order], strict=True):
-        bounds = [float(piece.x0), *sorted(cut.x for cut in chosen), float(piece.x1)]
-        if all(b - a <= widest for a, b in itertools.pairwise(bounds)):
+    for cut in valleys:
+        bounds = [float(piece.x0), *sorted(other.x for other in chosen), float(piece.x1)]
+        too_wide = [
+            (a, b) for a, b in itertools.pairwise(bounds) if b - a > MAX_DIGIT_WIDTH * digit_height
+        ]
+        if not too_wide:
             break
-        x = float(piece.x0 + margin + index)
-        wide_part = any(a < x < b and b - a > widest for a, b in itertools.pairwise(bounds))
-        if wide_part and all(abs(x - other.x) >= 0.12 * digit_height for other in chosen):
-            chosen.append(Cut(x, CUT_COST * (1.0 - float(depth))))
+        if any(a < cut.x < b for a, b in too_wide) and apart(cut):
+            chosen.append(cut)
     return sorted(chosen)
 
 
