@@ -46,6 +46,10 @@ WIRE_EXTENT = 80
 
 #: A lone piece this many digit heights above or below every line of writing is no digit.
 FAR_SINGLE_GAP = 3.0
+#: One-piece lines thinner than this (digit heights), stacked in one column this many or
+#: more, are the pieces of an upright line (see ``drop_upright_columns``).
+THIN_SINGLE = 0.25
+COLUMN_SINGLES = 3
 
 
 @dataclass(slots=True)
@@ -364,6 +368,25 @@ def is_stray(line: list[Piece], digit_height: float, pen: float) -> bool:
     if all(piece.stroke < HAIRLINE_PEN * pen for piece in line):
         return True
     return len(line) == 1 and not 0.5 * pen <= line[0].stroke <= 2.2 * pen
+
+
+def drop_upright_columns(lines: list[list[Piece]], digit_height: float) -> list[list[Piece]]:
+    """Without the thin one-piece "lines" stacked in one column, ``COLUMN_SINGLES`` or
+    more: the ruled lines cut an upright line (a page's edge, a margin) into pieces one
+    line tall, each alone in its line and each as thin as a 1."""
+    singles = [
+        line[0] for line in lines if len(line) == 1 and line[0].w < THIN_SINGLE * digit_height
+    ]
+    upright = set()
+    for piece in singles:
+        column = [
+            other
+            for other in singles
+            if min(piece.x1, other.x1) - max(piece.x0, other.x0) >= 0.5 * min(piece.w, other.w)
+        ]
+        if len(column) >= COLUMN_SINGLES:
+            upright.update(id(other) for other in column)
+    return [line for line in lines if not (len(line) == 1 and id(line[0]) in upright)]
 
 
 def drop_far_singles(lines: list[list[Piece]], digit_height: float) -> list[list[Piece]]:

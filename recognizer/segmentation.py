@@ -32,6 +32,7 @@ from .pieces import (
     Piece,
     box_stroke_widths,
     drop_far_singles,
+    drop_upright_columns,
     estimate_digit_height,
     find_pieces,
     group_lines,
@@ -152,11 +153,14 @@ def segment_mask(
         return Segmentation((), 0.0, False)
     hd = components.digit_height
     grouped = drop_far_singles(
-        [
-            line
-            for line in group_lines(components.pieces, hd)
-            if not is_stray(line, hd, components.pen)
-        ],
+        drop_upright_columns(
+            [
+                line
+                for line in group_lines(components.pieces, hd)
+                if not is_stray(line, hd, components.pen)
+            ],
+            hd,
+        ),
         hd,
     )
     truncated = False

@@ -34,6 +34,7 @@ from recognizer.lattice import (
 from recognizer.pieces import (
     Piece,
     drop_far_singles,
+    drop_upright_columns,
     find_pieces,
     group_lines,
     is_punctuation,
@@ -584,6 +585,19 @@ def test_a_lone_mark_far_from_the_writing_is_not_a_digit() -> None:
     image = write(page(800, 900), "2357", (150, 200), scale=3)
     cv2.line(image, (400, 760), (404, 840), 60, 6, cv2.LINE_AA)
     assert crop_count(image) == [4]
+
+
+def test_a_page_edge_cut_by_ruled_lines_is_no_column_of_ones() -> None:
+    """The ruled lines cut a page's edge into thin pieces a line tall, each alone in its
+    line and stacked in one column: no digits. Two lone 1s in a column, or lone digits
+    of a digit's width, stay."""
+    hd = 50.0
+    writing = [Piece(100 + 60 * k, 100, 140 + 60 * k, 150, [k], 900) for k in range(5)]
+    edge = [[Piece(700 + k, 170 + 90 * k, 707 + k, 215 + 90 * k, [10 + k], 300)] for k in range(4)]
+    ones = [[Piece(300, 200 + 80 * k, 308, 250 + 80 * k, [20 + k], 300)] for k in range(2)]
+    digits = [[Piece(500, 200 + 80 * k, 535, 250 + 80 * k, [30 + k], 900)] for k in range(3)]
+    kept = drop_upright_columns([writing, *edge, *ones, *digits], hd)
+    assert kept == [writing, *ones, *digits]
 
 
 def test_the_pen_is_the_writing_s_not_the_remnants_of_lines() -> None:
