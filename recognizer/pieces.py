@@ -377,7 +377,7 @@ def drop_upright_columns(lines: list[list[Piece]], digit_height: float) -> list[
     singles = [
         line[0] for line in lines if len(line) == 1 and line[0].w < THIN_SINGLE * digit_height
     ]
-    upright = set()
+    upright: set[int] = set()
     for piece in singles:
         column = [
             other

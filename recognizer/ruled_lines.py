@@ -221,8 +221,9 @@ def _continued(mask: np.ndarray, lines: list[RuledLine], reach: int, gap: int) -
     on_line = across <= reach
     own = np.arange(len(lines))
     on_line[own, own] = on_line[own, own + len(lines)] = False
-    before = (on_line & (along < 0)).any(axis=1)
-    beyond = (on_line & (along > length[:, None])).any(axis=1)
+    # A point has no direction to be continued in.
+    before = (on_line & (along < 0)).any(axis=1) | (length == 0)
+    beyond = (on_line & (along > length[:, None])).any(axis=1) | (length == 0)
     if before.all() and beyond.all():
         return lines
     # Ink within reach across the lines, for a walk to read one pixel per step.

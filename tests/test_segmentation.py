@@ -730,6 +730,14 @@ def test_a_line_is_not_erased_between_two_of_its_segments() -> None:
     assert cleaned[245:256, 530:555].any()
 
 
+def test_a_line_of_no_length_is_erased_where_it_is() -> None:
+    mask = _lined_mask()
+    lines = [RuledLine(0, y, 799, y) for y in (50, 150, 350, 450)]
+    lines.append(RuledLine(300, 250, 300, 250))
+    cleaned = erase_ruled_lines(mask, lines).mask
+    assert cleaned[249:252, 320:470].all() and not cleaned[45:56].any()
+
+
 def test_a_lone_line_is_not_continued() -> None:
     """Off ruled paper (fewer than ``RULED_PAGE_LINES`` lines), a "line" is as likely a
     long stroke: it is erased where it was found and no further."""
