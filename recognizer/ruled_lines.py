@@ -34,6 +34,8 @@ LINE_MAX_TILT = 12
 #: followed as far as its ink goes, across gaps up to this many erasing bands long.
 RULED_PAGE_LINES = 3
 LINE_GAP_BANDS = 3
+#: The transform does not run when straight runs cover more than this share of the copy.
+LINE_RUNS_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,10 @@ def find_ruled_lines(
         across = np.ones((LINE_THICK, 1) if horizontal else (1, LINE_THICK), np.uint8)
         thin = cv2.subtract(runs, cv2.morphologyEx(binary, cv2.MORPH_OPEN, across))
         if cv2.countNonZero(thin) < LINE_EVIDENCE * length:
+            continue
+        # A copy mostly covered in straight runs is texture or noise, not a page with
+        # lines on it; the transform's cost grows with every one of those pixels.
+        if cv2.countNonZero(runs) > LINE_RUNS_SHARE * runs.size:
             continue
         if not _has_long_run(runs, length, gap, horizontal):
             continue

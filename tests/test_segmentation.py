@@ -250,6 +250,20 @@ def test_the_line_transform_is_skipped_on_plain_paper(monkeypatch) -> None:
     assert calls
 
 
+def test_the_line_transform_is_skipped_on_noise(monkeypatch) -> None:
+    """A small photo of noise, enlarged to the working size, is straight runs almost
+    everywhere: no page's lines, and the transform would vote for every pixel of it."""
+    calls = []
+    hough = cv2.HoughLinesP
+    monkeypatch.setattr(
+        ruled_lines.cv2, "HoughLinesP", lambda *a, **k: calls.append(1) or hough(*a, **k)
+    )
+    noise = np.random.default_rng(0).integers(0, 256, (66, 72), dtype=np.uint8)
+    enlarged = cv2.resize(noise, (1280, 1173), interpolation=cv2.INTER_LINEAR)
+    assert find_ruled_lines(ink_contrast(enlarged)) == []
+    assert calls == []
+
+
 @pytest.mark.parametrize("gap", [1, 6, 12])
 def test_a_dashed_tilted_line_counts_as_a_long_run(gap: int) -> None:
     """Dashes as far apart as the transform's largest gap (12 px for a 180-px line) still
