@@ -745,6 +745,7 @@ def test_a_line_is_not_erased_between_two_of_its_segments() -> None:
 
 
 def test_a_line_of_no_length_is_erased_where_it_is() -> None:
+    """A segment of no length has no direction to be continued in."""
     mask = _lined_mask()
     lines = [RuledLine(0, y, 799, y) for y in (50, 150, 350, 450)]
     lines.append(RuledLine(300, 250, 300, 250))
