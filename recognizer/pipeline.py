@@ -2,8 +2,8 @@
 
 decode (``image_io``) -> find candidate digits (``segmentation``) -> 28x28 crops
 (``normalization``) -> one ``Classifier.predict`` call for all of them -> the European-1
-prior (``styles``) -> the best reading of each line (``lattice.choose_segments``), unless
-the network calls none of its digits one digit -> a second look at the unsure digits of
+prior (``styles``) -> the best reading of each line (``lattice.choose_segments``) -> the
+lines that are digits at all (``rejection``) -> a second look at the unsure digits of
 those readings (``second_look``) -> ``Recognition`` with boxes mapped back to the
 original photo and the image worked on, for the renderer. ``Digit.probs`` are the
 network's softmax, with the one documented adjustment of ``styles``, averaged over the
@@ -23,14 +23,11 @@ from .classifier import Classifier
 from .image_io import ImageSource, LoadedImage, load_image
 from .lattice import Crop, choose_segments
 from .normalization import normalize_batch
+from .rejection import LineReading, digit_lines
 from .second_look import REREAD_BELOW, reread
 from .segmentation import MAX_CANDIDATES, segment
 from .styles import apply_style_priors
 from .types import Box, Digit, Recognition
-
-#: A line whose every digit the network calls "not one digit" (``Scores.digit_like``
-#: below this) is no writing, but a scrap of the page's edge or a smudge: it is dropped.
-NO_WRITING_BELOW = 0.1
 
 _default_lock = threading.Lock()
 _default_classifiers: dict[str, Classifier] = {}
@@ -63,17 +60,24 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
         model = classifier if classifier is not None else default_classifier()
         scores = model.score(inputs)
         probs = apply_style_priors(inputs, scores.probs)
-        # The reading of each line: (line number, index into ``crops``) per digit.
-        chosen: list[tuple[int, int]] = []
+        top = probs.max(axis=1)
+        readings: list[LineReading] = []
         offset = 0
         for lattice in segmentation.lines:
             count = len(lattice.crops)
             digit_like = scores.digit_like[offset : offset + count]
             path = choose_segments(lattice, probs[offset : offset + count], digit_like)
-            if path and max(digit_like[index] for index in path) >= NO_WRITING_BELOW:
-                line_number = chosen[-1][0] + 1 if chosen else 0
-                chosen.extend((line_number, offset + index) for index in path)
+            indices = tuple(offset + index for index in path)
+            readings.append(
+                LineReading(indices, scores.digit_like[list(indices)], top[list(indices)])
+            )
             offset += count
+        # (line number, index into ``crops``) per digit reported.
+        chosen = [
+            (line_number, index)
+            for line_number, reading in enumerate(digit_lines(readings))
+            for index in reading.crops
+        ]
         unsure = [index for _, index in chosen if probs[index].max() < REREAD_BELOW]
         probs[unsure] = reread(
             [crops[index].mask for index in unsure], model, [inputs[index] for index in unsure]

@@ -164,6 +164,21 @@ def test_nothing_digit_like_gives_an_empty_result(image: np.ndarray, classifier)
     assert result.lowest_confidence is None
 
 
+def texture(seed: int, blur: float) -> np.ndarray:
+    """A 1280x960 photo of something with no writing on it: gravel, fabric, a wall."""
+    rng = np.random.default_rng(seed)
+    blobs = rng.uniform(0, 255, (240, 320)).astype(np.float32)
+    blobs = cv2.GaussianBlur(cv2.resize(blobs, (1280, 960)), (0, 0), blur)
+    return (0.5 * blobs + 100).clip(0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("seed", "blur"), [(1, 2.0), (2, 4.0), (3, 8.0)])
+def test_a_photo_of_texture_reads_no_digits(seed: int, blur: float, classifier) -> None:
+    # Dozens of its blobs look a little like digits each; together they are no number.
+    result = recognize(png(texture(seed, blur)), classifier)
+    assert result.text == ""
+
+
 def test_bad_input_raises_a_friendly_error(classifier) -> None:
     with pytest.raises(NotAnImageError) as info:
         recognize(b"definitely not a photo", classifier)
