@@ -43,6 +43,12 @@ BENCHMARKS: list[Benchmark] = [
         "accuracy on the accuracy test's 200 photos resized to 0.5-1.25 of their size",
     ),
     Benchmark(
+        "no_number",
+        "bench.no_number",
+        "digits reported for photos of print and texture, and numbers read with "
+        "printed labels beside them",
+    ),
+    Benchmark(
         "bot_load",
         "bench.bot_load",
         "20 users send 200 photos through the fake Bot API to the real bot: photos/s, "
