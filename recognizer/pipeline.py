@@ -78,7 +78,7 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
             for line_number, reading in enumerate(digit_lines(readings))
             for index in reading.crops
         ]
-        unsure = [index for _, index in chosen if probs[index].max() < REREAD_BELOW]
+        unsure = [index for _, index in chosen if top[index] < REREAD_BELOW]
         probs[unsure] = reread(
             [crops[index].mask for index in unsure], model, [inputs[index] for index in unsure]
         )
