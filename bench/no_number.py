@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench import inputs
 from bench.results import report
 
 REPO = Path(__file__).resolve().parent.parent
@@ -174,18 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from recognizer import recognize
-    from recognizer.classifier import Classifier, shipped_model_path
-    from recognizer.types import ModelLoadError
-    from training.data import DataError, load_mnist
     from training.synthetic_photos import MnistDigits, make_set
 
-    model_path = args.model or Path(os.environ.get("MODEL_PATH") or shipped_model_path())
-    try:
-        mnist = load_mnist(args.mnist)
-        classifier = Classifier.load(model_path)
-    except (DataError, ModelLoadError, OSError, ValueError) as exc:
-        print(f"no-number bench: {exc}", file=sys.stderr)
+    model_path = inputs.model_path(args.model)
+    loaded = inputs.load_mnist_and_classifier("no-number", args.mnist, model_path)
+    if loaded is None:
         return 2
+    mnist, classifier = loaded
     seeds = range(SEED, SEED + count)
     rows = {
         "printed words": reported([print_photo(seed) for seed in seeds], classifier),

@@ -62,7 +62,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench import naive_baseline
+from bench import inputs, naive_baseline
 from bench.measures import Accuracy, Latencies
 from bench.results import report
 
@@ -427,11 +427,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     cpu = pin_to_one_core(settings.cpu)
     load_before = os.getloadavg()
 
-    from recognizer.classifier import Classifier, shipped_model_path
+    from recognizer.classifier import Classifier
     from recognizer.types import ModelLoadError
     from training.data import DataError, load_mnist
 
-    model_path = args.model or Path(os.environ.get("MODEL_PATH") or shipped_model_path())
+    model_path = inputs.model_path(args.model)
     keras_path = args.keras_model or naive_baseline.keras_path_for(model_path)
     try:
         mnist = load_mnist(args.mnist)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from bench import inputs
 from bench.measures import Accuracy
 from bench.results import report
 
@@ -144,18 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
 
-    from recognizer.classifier import Classifier, shipped_model_path
-    from recognizer.types import ModelLoadError
-    from training.data import DataError, load_mnist
     from training.synthetic_photos import MnistDigits, make_set
 
-    model_path = args.model or Path(os.environ.get("MODEL_PATH") or shipped_model_path())
-    try:
-        mnist = load_mnist(args.mnist)
-        classifier = Classifier.load(model_path)
-    except (DataError, ModelLoadError, OSError, ValueError) as exc:
-        print(f"scale bench: {exc}", file=sys.stderr)
+    model_path = inputs.model_path(args.model)
+    loaded = inputs.load_mnist_and_classifier("scale", args.mnist, model_path)
+    if loaded is None:
         return 2
+    mnist, classifier = loaded
     print(f"making {count} photos (seeds {SEED}-{SEED + count - 1})...", flush=True)
     photos = make_set(count, MnistDigits.from_arrays(mnist.x_test, mnist.y_test), seed=SEED)
     rows = []

@@ -162,6 +162,40 @@ def test_quick_scale_bench_reads_the_test_photos_at_each_size(tmp_path, mnist_pa
         assert 0.5 <= row["accuracy"]["digit_accuracy"] <= 1
 
 
+@pytest.mark.slow
+def test_quick_no_number_bench_counts_what_is_reported(tmp_path, mnist_path):
+    env = {**os.environ, "MNIST_PATH": str(mnist_path)}
+    out = run_quick("no_number", ["--results-dir", str(tmp_path), "--photos", "6"], env, 600)
+    assert "| photos without a number | photos | report any digit |" in out
+    (result_file,) = tmp_path.glob("no_number-*-quick.json")
+    results = json.loads(result_file.read_text())
+    texture = results["without_a_number"]["texture"]
+    printed = results["without_a_number"]["printed words"]
+    for row in (texture, printed):
+        assert row["photos"] == 6
+        assert row["photos_with_digits"] <= row["digits"] <= 6 * row["most_digits"]
+    # Texture is no number (see recognizer.rejection); print is the known weak spot.
+    assert texture["digits"] == 0
+    words = results["words"]
+    assert words["photos"] == 6 and words["labelled"] <= 6 and words["plain"] >= 5
+    assert len(words["misread"]) == 6 - words["labelled"]
+
+
+def test_labels_are_written_clear_of_the_number(mnist_test):
+    from bench.no_number import print_photo, texture_photo, with_labels
+    from training.synthetic_photos import MnistDigits, make_photo
+
+    photo = make_photo(3, MnistDigits.from_arrays(*mnist_test))
+    before = cv2.imdecode(np.frombuffer(photo.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    after = cv2.imdecode(np.frombuffer(with_labels(photo, 3), np.uint8), cv2.IMREAD_GRAYSCALE)
+    changed = np.abs(before.astype(int) - after.astype(int)) > 60
+    assert changed.sum() > 200  # the labels' ink
+    for _, (x, y, w, h) in photo.digits:  # and none on the digits
+        assert not changed[y : y + h, x : x + w].any()
+    assert print_photo(1) == print_photo(1) != print_photo(2)
+    assert texture_photo(1) != texture_photo(2)
+
+
 def test_percentile_interpolates():
     values = [1.0, 2.0, 3.0, 4.0, 5.0]
     assert percentile(values, 50) == 3.0
