@@ -67,9 +67,9 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
             count = len(lattice.crops)
             digit_like = scores.digit_like[offset : offset + count]
             path = choose_segments(lattice, probs[offset : offset + count], digit_like)
-            indices = tuple(offset + index for index in path)
+            indices = offset + np.asarray(path, dtype=np.intp)
             readings.append(
-                LineReading(indices, scores.digit_like[list(indices)], top[list(indices)])
+                LineReading(tuple(indices.tolist()), scores.digit_like[indices], top[indices])
             )
             offset += count
         # (line number, index into ``crops``) per digit reported.
