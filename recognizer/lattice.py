@@ -75,6 +75,8 @@ class LineLattice:
     priors: tuple[float, ...]
     #: Log prior of each crop being no digit at all (-inf where it cuts a piece).
     skip_priors: tuple[float, ...]
+    #: The digit height (pixels) the line's pieces were judged against.
+    digit_height: float = 0.0
 
 
 def _is_complete(piece: Piece, digit_height: float) -> bool:
@@ -149,6 +151,7 @@ def build_lattice(line: list[Piece], labels: np.ndarray, digit_height: float) ->
         crops=tuple(crops),
         priors=tuple(priors),
         skip_priors=tuple(skip_priors),
+        digit_height=hd,
     )
 
 

@@ -28,6 +28,12 @@ MAX_PIECES = 300
 #: digits of neighbouring lines that touch, one above the other (cramped writing).
 STACKED_MIN_HEIGHT = 2.0
 STACKED_MAX_HEIGHT = 3.2
+#: Writing at least this many times the photo's digit height, in rows of its own, is
+#: judged against its own height (see ``tall_writing_rows``).
+TALL_WRITING = 2.0
+#: ...when it has at least this many such components: a lone one is as often a smudge, a
+#: highlight or a shadow's edge as a one-digit number.
+TALL_ROW_PIECES = 2
 
 
 #: Strokes thinner than this fraction of the writing's pen are hairlines, not writing.
@@ -83,14 +89,32 @@ class Piece:
 
 
 @dataclass(frozen=True, slots=True)
-class Components:
-    """Connected components of the ink mask and the typical digit height."""
+class PieceGroup:
+    """Pieces judged against one digit height."""
 
-    labels: np.ndarray
     pieces: list[Piece]
     digit_height: float
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """Connected components of the ink mask, as digit pieces grouped by the digit height
+    they are judged against: the photo's own first, then any rows of far taller
+    writing (see ``tall_writing_rows``)."""
+
+    labels: np.ndarray
+    groups: tuple[PieceGroup, ...]
     #: Typical stroke width of the writing (pixels): of the digit-sized pieces kept.
     pen: float
+
+    @property
+    def pieces(self) -> list[Piece]:
+        return [piece for group in self.groups for piece in group.pieces]
+
+    @property
+    def digit_height(self) -> float:
+        """The photo's typical digit height (0 when nothing digit-like was found)."""
+        return self.groups[0].digit_height if self.groups else 0.0
 
 
 def stroke_widths(mask: np.ndarray, labels: np.ndarray, areas: np.ndarray) -> np.ndarray:
@@ -154,7 +178,7 @@ def find_pieces(
     else:
         count, labels, stats = label_components(mask)
     if count <= 1:
-        return Components(labels, [], 0.0, 0.0)
+        return Components(labels, (), 0.0)
     strokes = stroke_widths(mask, labels, stats[:, cv2.CC_STAT_AREA])
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
@@ -175,11 +199,20 @@ def find_pieces(
         sized = usable
     digit_height = estimate_digit_height(h[sized], w[sized], area[sized])
     if digit_height <= 0:
-        return Components(labels, [], 0.0, 0.0)
-    hd = digit_height
+        return Components(labels, (), 0.0)
+    at_border = touches_border(stats, mask.shape)
+    # Each component is judged against the digit height of its rows: the photo's own,
+    # or that of a row of far taller writing.
+    group = np.zeros(count, np.intp)
+    heights = [digit_height]
+    centre = y + h / 2
+    rows = tall_writing_rows(y, h, w, area, sized & ~at_border, digit_height)
+    for top, bottom, tall_height in rows:
+        group[(centre >= top) & (centre <= bottom)] = len(heights)
+        heights.append(tall_height)
+    hd = np.asarray(heights)[group]
     small = np.maximum(w, h) < 0.15 * hd
     too_tall = h > 2.0 * hd
-    at_border = touches_border(stats, mask.shape)
     # What touches the photo's border is the page edge, the table, a finger, or a digit
     # cut in half: only keep what could be a whole digit.
     edge_piece = at_border & (
@@ -202,36 +235,89 @@ def find_pieces(
         & (w >= 0.4 * hd)
         & (w <= 1.4 * hd)
     )
-    pieces = [
-        Piece(
-            int(x[i]),
-            int(y[i]),
-            int(x[i] + w[i]),
-            int(y[i] + h[i]),
-            [int(i)],
-            int(area[i]),
-            float(strokes[i]),
+    grouped: list[list[Piece]] = [[] for _ in heights]
+    for i in np.flatnonzero(keep):
+        grouped[group[i]].append(
+            Piece(
+                int(x[i]),
+                int(y[i]),
+                int(x[i] + w[i]),
+                int(y[i] + h[i]),
+                [int(i)],
+                int(area[i]),
+                float(strokes[i]),
+            )
         )
-        for i in np.flatnonzero(keep)
-    ]
     next_label = count
     for i in np.flatnonzero(stacked):
         box = (int(x[i]), int(y[i]), int(w[i]), int(h[i]))
-        halves = split_stacked(labels, int(i), box, next_label, hd, float(strokes[i]))
+        halves = split_stacked(labels, int(i), box, next_label, float(hd[i]), float(strokes[i]))
         if halves:
-            pieces.extend(halves)
+            grouped[group[i]].extend(halves)
             next_label += 1
-    if len(pieces) > MAX_PIECES:
-        pieces = sorted(pieces, key=lambda p: p.area, reverse=True)[:MAX_PIECES]
-    pieces = merge_overlapping(pieces, hd)
-    pieces = [p for p in pieces if not is_punctuation(p, hd) or _over_a_digit(p, pieces, hd)]
+    if sum(len(pieces) for pieces in grouped) > MAX_PIECES:
+        grouped = [
+            sorted(pieces, key=lambda p: p.area, reverse=True)[:MAX_PIECES] for pieces in grouped
+        ]
+    groups = []
+    for pieces, group_height in zip(grouped, heights, strict=True):
+        pieces = merge_overlapping(pieces, group_height)
+        pieces = [
+            p
+            for p in pieces
+            if not is_punctuation(p, group_height) or _over_a_digit(p, pieces, group_height)
+        ]
+        groups.append(PieceGroup(pieces, group_height))
     # The pen of the writing, from the digit-sized pieces only: on squared or ruled
     # paper the remnants of the lines outweigh the digits among all components, and a
     # lone digit would look drawn with another pen than the writing's.
     writing = keep & (h >= 0.6 * hd)
     if writing.any():
         pen = weighted_median(strokes[writing], area[writing])
-    return Components(labels, pieces, digit_height, pen)
+    return Components(labels, tuple(groups), pen)
+
+
+def tall_writing_rows(
+    y: np.ndarray,
+    h: np.ndarray,
+    w: np.ndarray,
+    area: np.ndarray,
+    candidates: np.ndarray,
+    digit_height: float,
+) -> list[tuple[float, float, float]]:
+    """Rows (top, bottom) of writing far taller than the photo's digit height, each with
+    its own digit height.
+
+    The digit height is the ink-weighted median of the photo's components: where printed
+    words outnumber a number written beside them (a form, a label on a note), it is the
+    words' height, and a number several times taller would be dropped as too tall for
+    a digit. Components at least ``TALL_WRITING`` digit heights tall whose rows
+    overlap form a row; it is read at its own height when its tall components outweigh
+    the ink of usual height there (two digits of neighbouring lines that touch are one
+    tall component among many usual ones).
+    """
+    # A thread (a fragment of an upright line, a page's edge) is no writing.
+    tall = np.flatnonzero(candidates & (h > TALL_WRITING * digit_height) & (h <= THREAD_ASPECT * w))
+    if not len(tall):
+        return []
+    usual = candidates & (h >= 0.6 * digit_height) & (h <= TALL_WRITING * digit_height)
+    centre = y + h / 2
+    rows = []
+    order = tall[np.argsort(y[tall], kind="stable")]
+    start = 0
+    for end in range(1, len(order) + 1):
+        if end < len(order) and y[order[end]] < max(y[order[start:end]] + h[order[start:end]]):
+            continue
+        members = order[start:end]
+        top = float(y[members].min())
+        bottom = float((y[members] + h[members]).max())
+        inside = usual & (centre >= top) & (centre <= bottom)
+        row_height = estimate_digit_height(h[members], w[members], area[members])
+        outweighs = area[members].sum() > area[inside].sum()
+        if len(members) >= TALL_ROW_PIECES and row_height > 0 and outweighs:
+            rows.append((top, bottom, row_height))
+        start = end
+    return rows
 
 
 def _line_scraps(

@@ -69,7 +69,12 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
             path = choose_segments(lattice, probs[offset : offset + count], digit_like)
             indices = offset + np.asarray(path, dtype=np.intp)
             readings.append(
-                LineReading(tuple(indices.tolist()), scores.digit_like[indices], top[indices])
+                LineReading(
+                    tuple(indices.tolist()),
+                    scores.digit_like[indices],
+                    top[indices],
+                    lattice.digit_height,
+                )
             )
             offset += count
         # (line number, index into ``crops``) per digit reported.

@@ -47,6 +47,9 @@ class LineReading:
     digit_like: np.ndarray
     #: Each crop's top digit probability.
     confidence: np.ndarray
+    #: The digit height the line was segmented at: lines of one height are writing of
+    #: one size (``segmentation`` reads rows of far taller writing at their own height).
+    digit_height: float = 0.0
 
     @property
     def is_writing(self) -> bool:
@@ -64,12 +67,17 @@ class LineReading:
 
 def digit_lines(readings: list[LineReading]) -> list[LineReading]:
     """The readings to report, in their order (see the module's docstring)."""
-    lines = [reading for reading in readings if reading.is_writing]
-    if not lines:
-        return []
     # Scraps and smudges count too: a photo of texture is full of them.
-    likeness = np.concatenate([reading.digit_like for reading in readings])
-    unlike = int(np.count_nonzero(likeness < UNLIKE_BELOW))
-    if unlike >= MANY_UNLIKE and unlike >= UNLIKE_SHARE * len(likeness):
-        return [line for line in lines if line.is_clear]
-    return lines
+    unlike = [reading.digit_like < UNLIKE_BELOW for reading in readings]
+    many = sum(int(np.count_nonzero(flags)) for flags in unlike) >= MANY_UNLIKE
+    kept = []
+    # The share is taken over writing of each size on its own: a number written twice
+    # the height of the printed words around it is a number, however unlike the words.
+    for height in sorted({reading.digit_height for reading in readings}):
+        group = [k for k, reading in enumerate(readings) if reading.digit_height == height]
+        flags = np.concatenate([unlike[k] for k in group])
+        no_number = many and np.count_nonzero(flags) >= UNLIKE_SHARE * len(flags)
+        kept.extend(
+            k for k in group if readings[k].is_writing and (readings[k].is_clear or not no_number)
+        )
+    return [readings[k] for k in sorted(kept)]

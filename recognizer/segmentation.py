@@ -151,29 +151,26 @@ def segment_mask(
     components = find_pieces(mask, ink, erased)
     if not components.pieces:
         return Segmentation((), 0.0, False)
-    hd = components.digit_height
-    grouped = drop_far_singles(
-        drop_upright_columns(
-            [
-                line
-                for line in group_lines(components.pieces, hd)
-                if not is_stray(line, hd, components.pen)
-            ],
-            hd,
-        ),
-        hd,
-    )
+    # Each group's lines, judged against its digit height, then all top to bottom.
+    found: list[tuple[list[Piece], float]] = []
+    for group in components.groups:
+        hd = group.digit_height
+        lines = [
+            line for line in group_lines(group.pieces, hd) if not is_stray(line, hd, components.pen)
+        ]
+        found.extend((line, hd) for line in drop_far_singles(drop_upright_columns(lines, hd), hd))
+    found.sort(key=lambda item: float(np.median([p.cy for p in item[0]])))
     truncated = False
-    kept: list[list[Piece]] = []
+    kept: list[tuple[list[Piece], float]] = []
     total = 0
-    for line in grouped:
+    for line, hd in found:
         if total + len(line) > max_candidates:
             line = sorted(line, key=lambda p: p.cx)[: max_candidates - total]
             truncated = True
         if line:
-            kept.append(line)
+            kept.append((line, hd))
             total += len(line)
         if truncated:
             break
-    lattices = tuple(build_lattice(line, components.labels, hd) for line in kept)
-    return Segmentation(lattices, hd, truncated)
+    lattices = tuple(build_lattice(line, components.labels, hd) for line, hd in kept)
+    return Segmentation(lattices, components.digit_height, truncated)
