@@ -31,9 +31,6 @@ STACKED_MAX_HEIGHT = 3.2
 #: Writing at least this many times the photo's digit height, in rows of its own, is
 #: judged against its own height (see ``tall_writing_rows``).
 TALL_WRITING = 2.0
-#: ...when it has at least this many such components: a lone one is as often a smudge, a
-#: highlight or a shadow's edge as a one-digit number.
-TALL_ROW_PIECES = 2
 
 
 #: Strokes thinner than this fraction of the writing's pen are hairlines, not writing.
@@ -314,7 +311,7 @@ def tall_writing_rows(
         inside = usual & (centre >= top) & (centre <= bottom)
         row_height = estimate_digit_height(h[members], w[members], area[members])
         outweighs = area[members].sum() > area[inside].sum()
-        if len(members) >= TALL_ROW_PIECES and row_height > 0 and outweighs:
+        if row_height > 0 and outweighs:
             rows.append((top, bottom, row_height))
         start = end
     return rows

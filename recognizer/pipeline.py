@@ -74,6 +74,7 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
                     scores.digit_like[indices],
                     top[indices],
                     lattice.digit_height,
+                    set_apart=lattice.digit_height != segmentation.digit_height,
                 )
             )
             offset += count

@@ -12,6 +12,14 @@ of photo need more than that crop by crop:
   keeps only the lines that are clearly digits (a number written on it, if any), and
   anything else in it is left unread rather than reported as a long string of guesses.
 
+Writing of each size is judged on its own. ``segmentation`` reads rows of writing far
+taller than the photo's digit height at their own height (a number written large beside
+printed labels, which outnumber it and set the photo's digit height): the share of
+unlike crops is taken within each size, so the labels can be a page of print while the
+number beside them stays a number. Such a row was set apart on its size alone, and the
+network must confirm it: its writing needs no count of unlike crops to be no number,
+only the share (the edge of a highlight twice the digits' height is one unlike crop).
+
 The limits were set on the 1,226 tuning photos (generator, validation digits, at four
 sizes and cropped): none of them has more than 3 crops below ``UNLIKE_BELOW``, and
 ``MANY_UNLIKE`` is twice that, so a number with a few smudged digits stays a number.
@@ -48,8 +56,10 @@ class LineReading:
     #: Each crop's top digit probability.
     confidence: np.ndarray
     #: The digit height the line was segmented at: lines of one height are writing of
-    #: one size (``segmentation`` reads rows of far taller writing at their own height).
+    #: one size.
     digit_height: float = 0.0
+    #: Whether the line was read at a height of its own, not the photo's.
+    set_apart: bool = False
 
     @property
     def is_writing(self) -> bool:
@@ -71,12 +81,11 @@ def digit_lines(readings: list[LineReading]) -> list[LineReading]:
     unlike = [reading.digit_like < UNLIKE_BELOW for reading in readings]
     many = sum(int(np.count_nonzero(flags)) for flags in unlike) >= MANY_UNLIKE
     kept = []
-    # The share is taken over writing of each size on its own: a number written twice
-    # the height of the printed words around it is a number, however unlike the words.
-    for height in sorted({reading.digit_height for reading in readings}):
+    for height in {reading.digit_height for reading in readings}:
         group = [k for k, reading in enumerate(readings) if reading.digit_height == height]
         flags = np.concatenate([unlike[k] for k in group])
-        no_number = many and np.count_nonzero(flags) >= UNLIKE_SHARE * len(flags)
+        unlike_share = np.count_nonzero(flags) >= UNLIKE_SHARE * len(flags)
+        no_number = unlike_share and (many or readings[group[0]].set_apart)
         kept.extend(
             k for k in group if readings[k].is_writing and (readings[k].is_clear or not no_number)
         )
