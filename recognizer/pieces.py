@@ -87,10 +87,12 @@ class Piece:
 
 @dataclass(frozen=True, slots=True)
 class PieceGroup:
-    """Pieces judged against one digit height."""
+    """Pieces judged against one digit height, and the pen they are written with."""
 
     pieces: list[Piece]
     digit_height: float
+    #: Typical stroke width of the writing (pixels): of the digit-sized pieces kept.
+    pen: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +103,6 @@ class Components:
 
     labels: np.ndarray
     groups: tuple[PieceGroup, ...]
-    #: Typical stroke width of the writing (pixels): of the digit-sized pieces kept.
-    pen: float
 
     @property
     def pieces(self) -> list[Piece]:
@@ -112,6 +112,11 @@ class Components:
     def digit_height(self) -> float:
         """The photo's typical digit height (0 when nothing digit-like was found)."""
         return self.groups[0].digit_height if self.groups else 0.0
+
+    @property
+    def pen(self) -> float:
+        """The pen of the writing of the photo's digit height."""
+        return self.groups[0].pen if self.groups else 0.0
 
 
 def stroke_widths(mask: np.ndarray, labels: np.ndarray, areas: np.ndarray) -> np.ndarray:
@@ -175,7 +180,7 @@ def find_pieces(
     else:
         count, labels, stats = label_components(mask)
     if count <= 1:
-        return Components(labels, (), 0.0)
+        return Components(labels, ())
     strokes = stroke_widths(mask, labels, stats[:, cv2.CC_STAT_AREA])
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
@@ -196,7 +201,7 @@ def find_pieces(
         sized = usable
     digit_height = estimate_digit_height(h[sized], w[sized], area[sized])
     if digit_height <= 0:
-        return Components(labels, (), 0.0)
+        return Components(labels, ())
     at_border = touches_border(stats, mask.shape)
     # Each component is judged against the digit height of its rows: the photo's own,
     # or that of a row of far taller writing.
@@ -257,21 +262,21 @@ def find_pieces(
             sorted(pieces, key=lambda p: p.area, reverse=True)[:MAX_PIECES] for pieces in grouped
         ]
     groups = []
-    for pieces, group_height in zip(grouped, heights, strict=True):
+    for index, (pieces, group_height) in enumerate(zip(grouped, heights, strict=True)):
         pieces = merge_overlapping(pieces, group_height)
         pieces = [
             p
             for p in pieces
             if not is_punctuation(p, group_height) or _over_a_digit(p, pieces, group_height)
         ]
-        groups.append(PieceGroup(pieces, group_height))
-    # The pen of the writing, from the digit-sized pieces only: on squared or ruled
-    # paper the remnants of the lines outweigh the digits among all components, and a
-    # lone digit would look drawn with another pen than the writing's.
-    writing = keep & (h >= 0.6 * hd)
-    if writing.any():
-        pen = weighted_median(strokes[writing], area[writing])
-    return Components(labels, tuple(groups), pen)
+        # The pen of the writing, from the digit-sized pieces only: on squared or ruled
+        # paper the remnants of the lines outweigh the digits among all components, and
+        # a lone digit would look drawn with another pen than the writing's. Each size
+        # of writing has its own: a number written large is written with a broad pen.
+        writing = keep & (group == index) & (h >= 0.6 * hd)
+        group_pen = weighted_median(strokes[writing], area[writing]) if writing.any() else pen
+        groups.append(PieceGroup(pieces, group_height, group_pen))
+    return Components(labels, tuple(groups))
 
 
 def tall_writing_rows(

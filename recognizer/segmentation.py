@@ -156,7 +156,7 @@ def segment_mask(
     for group in components.groups:
         hd = group.digit_height
         lines = [
-            line for line in group_lines(group.pieces, hd) if not is_stray(line, hd, components.pen)
+            line for line in group_lines(group.pieces, hd) if not is_stray(line, hd, group.pen)
         ]
         found.extend((line, hd) for line in drop_far_singles(drop_upright_columns(lines, hd), hd))
     found.sort(key=lambda item: float(np.median([p.cy for p in item[0]])))
