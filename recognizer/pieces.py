@@ -28,8 +28,8 @@ MAX_PIECES = 300
 #: digits of neighbouring lines that touch, one above the other (cramped writing).
 STACKED_MIN_HEIGHT = 2.0
 STACKED_MAX_HEIGHT = 3.2
-#: Writing at least this many times the photo's digit height, in rows of its own, is
-#: judged against its own height (see ``tall_writing_rows``).
+#: A component more than this many digit heights tall is no digit of that height; rows
+#: of such writing are judged against a height of their own (``tall_writing_rows``).
 TALL_WRITING = 2.0
 
 
@@ -214,7 +214,7 @@ def find_pieces(
         heights.append(tall_height)
     hd = np.asarray(heights)[group]
     small = np.maximum(w, h) < 0.15 * hd
-    too_tall = h > 2.0 * hd
+    too_tall = h > TALL_WRITING * hd
     # What touches the photo's border is the page edge, the table, a finger, or a digit
     # cut in half: only keep what could be a whole digit.
     edge_piece = at_border & (
@@ -293,7 +293,7 @@ def tall_writing_rows(
     The digit height is the ink-weighted median of the photo's components: where printed
     words outnumber a number written beside them (a form, a label on a note), it is the
     words' height, and a number several times taller would be dropped as too tall for
-    a digit. Components at least ``TALL_WRITING`` digit heights tall whose rows
+    a digit. Components more than ``TALL_WRITING`` digit heights tall whose rows
     overlap form a row; it is read at its own height when its tall components outweigh
     the ink of usual height there (two digits of neighbouring lines that touch are one
     tall component among many usual ones).
@@ -304,21 +304,18 @@ def tall_writing_rows(
         return []
     usual = candidates & (h >= 0.6 * digit_height) & (h <= TALL_WRITING * digit_height)
     centre = y + h / 2
-    rows = []
+    # Top to bottom, a component starts a new row when it lies below all above it.
     order = tall[np.argsort(y[tall], kind="stable")]
-    start = 0
-    for end in range(1, len(order) + 1):
-        if end < len(order) and y[order[end]] < max(y[order[start:end]] + h[order[start:end]]):
-            continue
-        members = order[start:end]
+    bottoms = np.maximum.accumulate(y[order] + h[order])
+    starts = np.flatnonzero(y[order[1:]] >= bottoms[:-1]) + 1
+    rows = []
+    for members in np.split(order, starts):
         top = float(y[members].min())
         bottom = float((y[members] + h[members]).max())
         inside = usual & (centre >= top) & (centre <= bottom)
         row_height = estimate_digit_height(h[members], w[members], area[members])
-        outweighs = area[members].sum() > area[inside].sum()
-        if row_height > 0 and outweighs:
+        if row_height > 0 and area[members].sum() > area[inside].sum():
             rows.append((top, bottom, row_height))
-        start = end
     return rows
 
 
