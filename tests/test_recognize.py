@@ -26,7 +26,7 @@ from recognizer.classifier import Scores
 from recognizer.image_io import WORK_MAX_SIDE
 from recognizer.normalization import normalize
 from recognizer.second_look import REREAD_BELOW
-from recognizer.segmentation import MAX_CANDIDATES
+from recognizer.segmentation import MAX_CANDIDATES, segment
 from recognizer.styles import apply_style_priors, top_width
 from training.photo_crops import iou
 
@@ -177,6 +177,23 @@ def test_a_photo_of_texture_reads_no_digits(seed: int, blur: float, classifier) 
     # Dozens of its blobs look a little like digits each; together they are no number.
     result = recognize(png(texture(seed, blur)), classifier)
     assert result.text == ""
+
+
+def test_a_number_written_far_larger_than_printed_words_around_it_is_read(
+    clear_digits, classifier
+) -> None:
+    """A form or a labelled note: the printed words outweigh the number in ink and set
+    the photo's digit height; the number, four times as tall, is read at its own."""
+    image, boxes = compose(["358"], clear_digits, height=200, canvas=(1400, 1000))
+    for k, word in enumerate(("meter", "gas", "reading", "water", "kitchen") * 5):
+        origin = (100 + 260 * (k % 5), 480 + 95 * (k // 5))
+        cv2.putText(image, word, origin, cv2.FONT_HERSHEY_SIMPLEX, 1.5, 40, 3, cv2.LINE_AA)
+    assert segment(image).digit_height < 0.5 * min(box[3] for box in boxes)
+    result = recognize(png(image), classifier)
+    bottom = max(y + h for _, y, _, h in boxes)
+    number = [digit for digit in result.digits if digit.box.y < bottom]
+    assert "".join(str(digit.label) for digit in number) == "358"
+    assert all(overlap(box, digit.box) > 0.7 for box, digit in zip(boxes, number, strict=True))
 
 
 def test_bad_input_raises_a_friendly_error(classifier) -> None:

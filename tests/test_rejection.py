@@ -17,12 +17,20 @@ from recognizer.rejection import (
 )
 
 
-def reading(likeness: list[float], confidence: float = 0.99, start: int = 0) -> LineReading:
+def reading(
+    likeness: list[float],
+    confidence: float = 0.99,
+    start: int = 0,
+    height: float = 40.0,
+    set_apart: bool = False,
+) -> LineReading:
     count = len(likeness)
     return LineReading(
         tuple(range(start, start + count)),
         np.array(likeness, np.float32),
         np.full(count, confidence, np.float32),
+        height,
+        set_apart,
     )
 
 
@@ -77,3 +85,30 @@ def test_scraps_count_towards_texture() -> None:
 def test_clear_lines(likeness: list[float]) -> None:
     assert reading(likeness).is_clear
     assert not reading(likeness, confidence=0.5).is_clear
+
+
+def test_each_size_of_writing_is_judged_on_its_own() -> None:
+    """Printed words around a number written far larger: the words' crops are a page of
+    print, the number's are a number (together, the number would be lost with them)."""
+    unlike = UNLIKE_BELOW / 2
+    words = [
+        reading([unlike, 0.9, unlike, 0.95, unlike], height=20),
+        reading([unlike, unlike, 0.99, unlike], start=5, height=20),
+    ]
+    number = reading([0.99, 0.8], confidence=0.8, start=9, height=90, set_apart=True)
+    assert not number.is_clear
+    assert digit_lines([*words, number]) == [number]
+    # Read at one height, the number is one more line of the page of print.
+    assert digit_lines([*words, reading([0.99, 0.8], confidence=0.8, start=9, height=20)]) == []
+
+
+def test_writing_set_apart_by_its_size_must_look_like_digits() -> None:
+    """The edge of a highlight twice the digits' height is one unlike crop: no count of
+    unlike crops is needed to drop it, while in the number's own writing it would be one
+    smudged digit among clean ones."""
+    number = reading([0.99] * 4)
+    blot = reading([NO_WRITING_BELOW * 2], start=4, height=90, set_apart=True)
+    assert blot.is_writing
+    assert digit_lines([number, blot]) == [number]
+    smudge = reading([NO_WRITING_BELOW * 2], start=4)
+    assert digit_lines([number, smudge]) == [number, smudge]

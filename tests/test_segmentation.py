@@ -454,6 +454,47 @@ def test_digits_of_two_lines_that_touch_are_split_apart() -> None:
     assert crop_count(image) == [3, 3]
 
 
+def test_touching_lines_are_no_row_of_tall_writing() -> None:
+    """The tall component of two lines' digits that touch is one among many digits of
+    the usual height in its rows: no row of writing of its own."""
+    image = page(900, 800)
+    write(image, "305", (200, 330), scale=4, thickness=10)
+    write(image, "928", (200, 440), scale=4, thickness=10)
+    cv2.line(image, (312, 320), (312, 365), 30, 10)
+    assert len(find_pieces(ink_mask(image)).groups) == 1
+
+
+def words_and_a_large_number(number: str) -> np.ndarray:
+    """Five lines of printed words (outweighing the number in ink) under a number
+    written four times their height with a broad pen."""
+    image = page(1400, 1000)
+    write(image, number, (150, 320), scale=7, thickness=20)
+    for k, word in enumerate(("meter", "gas", "reading", "water", "kitchen") * 5):
+        write(image, word, (100 + 260 * (k % 5), 480 + 95 * (k // 5)), scale=1.5, thickness=3)
+    return image
+
+
+def test_a_number_written_far_larger_than_the_words_around_it_is_read_at_its_height() -> None:
+    # Before: the words set the digit height and the number was dropped as too tall.
+    image = words_and_a_large_number("207")
+    words, number = find_pieces(ink_mask(image)).groups
+    assert number.digit_height > 3 * words.digit_height
+    assert len(number.pieces) == 3
+    assert number.pen > 3 * words.pen
+    result = segment(image)
+    first = result.lines[0]
+    assert first.digit_height > 3 * result.digit_height
+    assert len(first.crops) == 3
+
+
+def test_a_lone_large_digit_beside_words_is_no_stray_mark() -> None:
+    # Its own pen, not the words', says whether it is drawn like the writing around it.
+    result = segment(words_and_a_large_number("4"))
+    first = result.lines[0]
+    assert first.digit_height > 3 * result.digit_height
+    assert len(first.crops) == 1
+
+
 def test_a_tall_component_without_a_waist_is_not_split() -> None:
     """A solid bar two digits tall beside a string is no pair of stacked digits."""
     image = page(900, 800)
