@@ -31,6 +31,11 @@ STACKED_MAX_HEIGHT = 3.2
 #: A component more than this many digit heights tall is no digit of that height; rows
 #: of such writing are judged against a height of their own (``tall_writing_rows``).
 TALL_WRITING = 2.0
+#: Writing of the photo's digit height is at most this many digit heights tall (the
+#: limit of ``lattice.shape_prior``'s free range): between it and ``TALL_WRITING`` lie
+#: the shorter digits of a number written large, which do not count as writing of the
+#: usual size beside it.
+USUAL_HEIGHT = 1.4
 
 
 #: Strokes thinner than this fraction of the writing's pen are hairlines, not writing.
@@ -302,7 +307,7 @@ def tall_writing_rows(
     tall = np.flatnonzero(candidates & (h > TALL_WRITING * digit_height) & (h <= THREAD_ASPECT * w))
     if not len(tall):
         return []
-    usual = candidates & (h >= 0.6 * digit_height) & (h <= TALL_WRITING * digit_height)
+    usual = candidates & (h >= 0.6 * digit_height) & (h <= USUAL_HEIGHT * digit_height)
     centre = y + h / 2
     # Top to bottom, a component starts a new row when it lies below all above it.
     order = tall[np.argsort(y[tall], kind="stable")]
