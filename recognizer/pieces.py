@@ -1,6 +1,10 @@
 """Connected components of the ink judged against the typical digit height: digit
 pieces, and the lines they form (steps 5-6 of ``segmentation``).
 
+The typical height is the photo's, except in rows of writing far taller than it (a number
+written large beside printed labels that outweigh it), which are judged against their
+own height and pen (``tall_writing_rows``).
+
 Specks, page edges, blobs, hairlines, dots, commas and dashes are dropped; pieces of
 one digit that overlap in x (a 5's detached bar, a crossed 7, an open 4) are merged;
 pieces are chained left to right into lines, and lines ordered top to bottom.

@@ -5,6 +5,8 @@
 1-3. ``ink``: background and polarity, contrast, binary ink mask.
 4. ``ruled_lines``: ruled and squared paper lines erased.
 5-6. ``pieces``: digit pieces and the lines they form; scraps of the erased lines drop.
+   Each line keeps the digit height it was judged against (the photo's, or that of a
+   row of far taller writing).
 7-8. ``lattice``: candidate digit boundaries and crops; the best reading is chosen after
    the classifier has scored the crops (``choose_segments``, called by the pipeline).
 """
@@ -52,7 +54,8 @@ WORK_MIN_SIDE = 1280
 @dataclass(frozen=True, slots=True)
 class Segmentation:
     lines: tuple[LineLattice, ...]
-    #: Typical digit height in pixels (0 when nothing digit-like was found).
+    #: The photo's typical digit height in pixels (0 when nothing digit-like was found);
+    #: a line of far taller writing holds its own (``LineLattice.digit_height``).
     digit_height: float
     truncated: bool
     #: Segmentation pixels per pixel of the image given to ``segment`` (crops' boxes are
