@@ -7,8 +7,10 @@ import pytest
 
 from training import photo_crops as photo_crops_module
 from training.photo_crops import (
+    LETTER,
     MATCH_IOU,
     NOT_A_DIGIT,
+    WORDS_EVERY,
     crop_label,
     crops_of_photo,
     iou,
@@ -64,6 +66,65 @@ def test_training_photos_leave_out_the_tests_glyphs_and_breaks(digits: MnistDigi
 
 def test_default_photos_unchanged_by_the_options(digits: MnistDigits) -> None:
     assert make_photo(3, digits).jpeg == make_photo(3, digits, drawn_styles=True).jpeg
+
+
+def test_words_beside_a_number_leave_the_number_as_it_was(digits: MnistDigits) -> None:
+    for seed in range(6):
+        plain = make_photo(seed, digits)
+        labelled = make_photo(seed, digits, words=True)
+        assert (labelled.text, labelled.digits, labelled.size) == (
+            plain.text,
+            plain.digits,
+            plain.size,
+        )
+        assert plain.words == () and "words" not in plain.tags
+        if labelled.words:
+            assert "words" in labelled.tags and labelled.jpeg != plain.jpeg
+            width, height = labelled.size
+            for x, y, w, h in labelled.words:
+                assert x >= 0 and y >= 0
+                assert x + w <= width and y + h <= height
+                assert w > h > 5
+                # A word is written in a row of its own, clear of every digit.
+                assert all(iou((x, y, w, h), box) == 0 for _, box in labelled.digits)
+    assert any(make_photo(seed, digits, words=True).words for seed in range(6))
+
+
+def test_crops_of_words_are_letters(digits: MnistDigits) -> None:
+    photo = next(p for seed in range(20) if (p := make_photo(seed, digits, words=True)).words)
+    crops = crops_of_photo(photo.jpeg, photo.digits, not_digits=True, words=photo.words)
+    plain = make_photo(photo.seed, digits)
+    without = crops_of_photo(plain.jpeg, plain.digits, not_digits=True)
+    # The words add crops of their letters, whole or in part; the number's stay as they were.
+    assert (crops.labels == LETTER).sum() >= 2
+    assert (without.labels == LETTER).sum() == 0
+    assert sorted(crops.labels[crops.labels < NOT_A_DIGIT]) == sorted(
+        without.labels[without.labels < NOT_A_DIGIT]
+    )
+
+
+def test_letters_come_from_every_few_photos_only_when_asked(digits: MnistDigits) -> None:
+    photos = 2 * WORDS_EVERY
+    with_letters = photo_crops(photos, digits, seed=3, workers=1, letters=True)
+    without = photo_crops(photos, digits, seed=3, workers=1)
+    assert (with_letters.labels == LETTER).any()
+    assert not (without.labels == LETTER).any()
+    assert not (without.labels == NOT_A_DIGIT).any()
+
+
+def test_an_upright_stroke_alone_in_a_word_is_left_out(digits: MnistDigits) -> None:
+    # The stroke of an H or an N is drawn as a 1 is: it must not be taught as "not one
+    # digit". Here a "word" covering the whole photo stands for the letters around it.
+    photo = next(
+        p
+        for seed in range(40)
+        if "1" in (p := make_photo(seed, digits, drawn_styles=False, broken_strokes=False)).text
+    )
+    width, height = photo.size
+    kept = crops_of_photo(photo.jpeg, photo.digits, words=((0, 0, width, height),))
+    crops = crops_of_photo(photo.jpeg, photo.digits)
+    assert (crops.labels == 1).any() and not (kept.labels == 1).any()
+    assert (kept.labels != 1).sum() >= 1
 
 
 def test_crops_of_a_photo_are_its_digits(digits: MnistDigits, classifier) -> None:

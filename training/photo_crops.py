@@ -14,7 +14,9 @@ recognizer uses to choose between cuts (``recognizer.classifier.Scores.digit_lik
 
 The photos leave out the synthesiser's drawn glyphs and stroke breaks, which only the
 accuracy test uses (see ``training.synthetic_photos``), and their seeds start far above
-the test's and the benchmark's.
+the test's and the benchmark's. With ``letters``, every ``WORDS_EVERY``-th photo also
+has printed words beside its number, and their crops are labelled ``LETTER``: they teach
+a network's "printed letter" output (``training.letter_output``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ NOT_A_DIGIT = 10
 #: Seeds of training photos start here, far from the accuracy test's (0-199) and the
 #: benchmark's.
 SEED_BASE = 1_000_000
+#: The label of a crop of printed words (a letter, a few of them, a word).
+LETTER = 11
+#: With ``letters``, every this many photos one has printed words beside its number
+#: (``make_photo``'s ``words``): their crops teach the network that letters are not
+#: digits, so that a label on a form or a page of print is not read as a number.
+WORDS_EVERY = 2
+#: A crop of a word narrower than this share of its height is left out: a letter's
+#: upright stroke alone (of an H, an N) is drawn as a 1 is.
+WORD_STROKE_ASPECT = 0.4
 #: Photos per task handed to a worker process.
 CHUNK = 25
 
@@ -115,16 +126,26 @@ def crops_of_photo(
     jpeg: bytes,
     digits: tuple[tuple[int, tuple[int, int, int, int]], ...],
     not_digits: bool = False,
+    words: tuple[tuple[int, int, int, int], ...] = (),
 ) -> LabelledCrops:
     """The candidate crops of one photo that match one of its ``digits`` (label, box),
-    and with ``not_digits`` those that are clearly not one digit (``NOT_A_DIGIT``)."""
+    with ``not_digits`` those that are clearly not one digit (``NOT_A_DIGIT``), and the
+    crops of its printed ``words`` (boxes) as ``LETTER``, but no upright stroke alone of
+    a letter (an H's or an N's is drawn as a 1 is)."""
     loaded = load_image(jpeg)
     segmentation = segment(loaded.image)
     masks, labels = [], []
     for crop in segmentation.crops:
         found = box_in_photo(crop, loaded, segmentation.scale)
-        label = crop_label((found.x, found.y, found.w, found.h), digits)
-        if label is not None and (label != NOT_A_DIGIT or not_digits):
+        box = (found.x, found.y, found.w, found.h)
+        label: int | None
+        if any(covered(box, word) >= 0.5 for word in words):
+            label = LETTER if found.w >= WORD_STROKE_ASPECT * found.h else None
+        else:
+            label = crop_label(box, digits)
+            if label == NOT_A_DIGIT and not not_digits:
+                label = None
+        if label is not None:
             masks.append(crop.mask)
             labels.append(label)
     if not masks:
@@ -134,15 +155,16 @@ def crops_of_photo(
 
 _worker_digits: MnistDigits | None = None
 _worker_not_digits = False
+_worker_letters = False
 
 
-def _use(digits: MnistDigits, not_digits: bool) -> None:
-    global _worker_digits, _worker_not_digits
-    _worker_digits, _worker_not_digits = digits, not_digits
+def _use(digits: MnistDigits, not_digits: bool, letters: bool) -> None:
+    global _worker_digits, _worker_not_digits, _worker_letters
+    _worker_digits, _worker_not_digits, _worker_letters = digits, not_digits, letters
 
 
-def _init_worker(digits: MnistDigits, not_digits: bool) -> None:
-    _use(digits, not_digits)
+def _init_worker(digits: MnistDigits, not_digits: bool, letters: bool) -> None:
+    _use(digits, not_digits, letters)
     cv2.setNumThreads(1)  # one process per CPU already
 
 
@@ -150,8 +172,11 @@ def _crops_of_seeds(seeds: range) -> LabelledCrops:
     assert _worker_digits is not None
     parts = []
     for seed in seeds:
-        photo = make_photo(seed, _worker_digits, drawn_styles=False, broken_strokes=False)
-        parts.append(crops_of_photo(photo.jpeg, photo.digits, _worker_not_digits))
+        words = _worker_letters and seed % WORDS_EVERY == 0
+        photo = make_photo(
+            seed, _worker_digits, drawn_styles=False, broken_strokes=False, words=words
+        )
+        parts.append(crops_of_photo(photo.jpeg, photo.digits, _worker_not_digits, photo.words))
     return LabelledCrops.concatenate(parts)
 
 
@@ -166,9 +191,11 @@ def photo_crops(
     workers: int | None = None,
     not_digits: bool = False,
     progress: PhotoProgress | None = None,
+    letters: bool = False,
 ) -> LabelledCrops:
     """Labelled crops of ``photos`` synthetic photos of ``digits`` (about 8 per photo),
-    and with ``not_digits`` their crops that are not one digit (see ``crops_of_photo``).
+    with ``not_digits`` their crops that are not one digit, and with ``letters`` the crops
+    of the printed words every ``WORDS_EVERY``-th photo has (see ``crops_of_photo``).
 
     Photo ``k`` has seed ``SEED_BASE + seed * photos + k``, so the same arguments always
     give the same crops. The photos are made and segmented in ``workers`` processes
@@ -192,12 +219,12 @@ def photo_crops(
             progress(chunk.stop - first, photos)
 
     if workers == 1:
-        _use(digits, not_digits)
+        _use(digits, not_digits, letters)
         for chunk in chunks:
             collect(chunk, _crops_of_seeds(chunk))
         return LabelledCrops.concatenate(parts)
     context = multiprocessing.get_context("spawn")
-    args = (digits, not_digits)
+    args = (digits, not_digits, letters)
     with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=args) as pool:
         # ``map`` submits every chunk at once and yields their results in order as soon
         # as each one (and those before it) is done.

@@ -46,6 +46,14 @@ STYLE_PROBABILITY = 0.35
 BROKEN_PROBABILITY = 0.06
 TOUCHING_PROBABILITY = 0.05
 
+#: Letters whose printed shapes are like no digit (no l, o, s, z, b, g, q, c, u, y...):
+#: the words of a ``words`` photo use only these, so that every crop of them is clearly
+#: "not one digit" to the network that learns from them.
+UNLIKE_DIGITS = "adefhkmnprtvwxEFHKMNPRVWX"
+#: A written word's letters, and the word's height over the digits'.
+WORD_LETTERS = (2, 7)
+WORD_HEIGHT = (0.45, 0.9)
+
 #: BGR colours: paper, ruling, ink.
 PAPERS = ((246, 248, 250), (212, 236, 246), (226, 230, 232), (236, 240, 236), (200, 214, 222))
 RULINGS = ((222, 186, 150), (190, 190, 190), (214, 170, 120), (170, 180, 200))
@@ -72,6 +80,8 @@ class SynthPhoto:
     #: Every digit in reading order: its label and its ink's box (x, y, w, h) in the
     #: photo, after the camera's perspective.
     digits: tuple[tuple[int, tuple[int, int, int, int]], ...] = field(default=())
+    #: The box of each written word (``words``), in the photo.
+    words: tuple[tuple[int, int, int, int], ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,7 @@ def make_photo(
     text: str | None = None,
     drawn_styles: bool = True,
     broken_strokes: bool = True,
+    words: bool = False,
 ) -> SynthPhoto:
     """One photo-like JPEG of 1-12 digits in 1-3 lines, fully determined by ``seed``.
 
@@ -116,6 +127,9 @@ def make_photo(
     digits; everything else still comes from ``seed`` as it would without them.
     ``drawn_styles=False`` and ``broken_strokes=False`` leave out this module's drawn
     European glyphs and its stroke breaks (training photos do: see the module's notes).
+    ``words=True`` writes a line of printed words above or below the number, as a label
+    on a form or a note would be, with letters like no digit (``UNLIKE_DIGITS``); they
+    come from a random stream of their own, so the rest of the photo is the same.
     """
     rng = np.random.default_rng(seed)
     tags: list[str] = []
@@ -173,6 +187,11 @@ def make_photo(
         left = rng.uniform(low_x, max(low_x + 1, width - layout.width - low_x))
         flat_boxes.extend(_draw_line(alpha, layout, left, baseline, rng))
     placed_texts = [layout.text for layout in layouts]
+    word_boxes = (
+        _write_words(alpha, (top, top + block_height), digit_height, stroke, seed) if words else []
+    )
+    if word_boxes:
+        tags.append("words")
 
     if scene == "chalk":
         image = _chalkboard(alpha, rng, tags)
@@ -193,6 +212,7 @@ def make_photo(
             (int(label), _photo_box(box, camera, (width, height)))
             for label, box in zip("".join(placed_texts), flat_boxes, strict=True)
         ),
+        words=tuple(_photo_box(box, camera, (width, height)) for box in word_boxes),
     )
 
 
@@ -437,6 +457,41 @@ def _draw_line(alpha, layout: _LineLayout, left: float, baseline: float, rng) ->
     if "end" in layout.marks:
         mark_x = x + 0.1 * layout.digit_height
         _draw_mark(alpha, ",-", mark_x, baseline + tilt * (x - left), layout, rng)
+    return boxes
+
+
+def _write_words(
+    alpha: np.ndarray, block: tuple[float, float], digit_height: float, stroke: float, seed: int
+) -> list[tuple[int, int, int, int]]:
+    """Print one to three words in a free row above or below ``block`` (the number's
+    top and bottom); returns each word's ink box on the page (none if no row is free)."""
+    rng = np.random.default_rng([seed, 1])
+    height, width = alpha.shape
+    size = digit_height * rng.uniform(*WORD_HEIGHT)
+    scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, max(8, round(size)))
+    thickness = max(1, round(stroke * size * rng.uniform(0.8, 1.3)))
+    above = block[0] - 0.6 * digit_height
+    below = block[1] + 0.6 * digit_height + size
+    rows = [row for row in (above, below) if 0.05 * height + size < row < 0.95 * height]
+    if not rows:
+        return []
+    baseline = round(rows[int(rng.integers(len(rows)))])
+    font = cv2.FONT_HERSHEY_SIMPLEX | (cv2.FONT_ITALIC if rng.random() < 0.3 else 0)
+    x = float(rng.uniform(0.08, 0.3) * width)
+    boxes = []
+    for _ in range(int(rng.integers(1, 4))):
+        length = int(rng.integers(WORD_LETTERS[0], WORD_LETTERS[1] + 1))
+        word = "".join(rng.choice(list(UNLIKE_DIGITS), length))
+        (text_width, _), _ = cv2.getTextSize(word, font, scale, thickness)
+        if x + text_width > 0.92 * width:
+            break
+        canvas = np.zeros(alpha.shape, np.uint8)
+        cv2.putText(canvas, word, (round(x), baseline), font, scale, 255, thickness, cv2.LINE_AA)
+        box = cv2.boundingRect(canvas)
+        if box[2] and box[3]:
+            np.maximum(alpha, canvas.astype(np.float32) / 255.0, out=alpha)
+            boxes.append(box)
+        x += text_width + size * rng.uniform(0.6, 1.2)
     return boxes
 
 
