@@ -10,7 +10,10 @@ A model may have an eleventh output after the ten digits: "not one digit" (half 
 two touching digits, a separator, a stray mark; trained on the recognizer's own wrong
 cuts, see ``training.photo_crops``). ``score`` reports it as ``Scores.digit_like``, which
 the segmentation uses to choose between cuts; the digit probabilities are then the ten
-digit outputs renormalized, so every model answers "which digit" the same way.
+digit outputs renormalized, so every model answers "which digit" the same way. A twelfth
+output, "printed letters" (``training.letter_output``), is reported as
+``Scores.letter_like``. Each score is a ratio of softmax outputs, which a further output
+leaves as it was: a model given the twelfth output says the same of digits as before.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ import numpy as np
 from .types import ModelLoadError
 
 #: The shipped model, relative to the installed ``models`` package.
-SHIPPED_MODEL_NAME = "digitbot-v2.tflite"
+SHIPPED_MODEL_NAME = "digitbot-v3.tflite"
 
-#: Digit classes; an optional output after them is "not one digit".
+#: Digit classes; optional outputs after them are "not one digit" and "printed letters".
 DIGITS = 10
+NOT_ONE_DIGIT = DIGITS
+LETTERS = DIGITS + 1
 
 #: Interpreter threads: one per call keeps the bot's worker pool the unit of parallelism.
 INTERPRETER_THREADS = 1
@@ -85,6 +90,9 @@ class Scores:
     #: (N,) float32: the probability that the crop is one whole digit at all (1.0 for a
     #: model without the "not one digit" output).
     digit_like: np.ndarray
+    #: (N,) float32: the probability that the crop is printed letters rather than a
+    #: digit, or None for a model without the "printed letters" output.
+    letter_like: np.ndarray | None = None
 
 
 class Classifier:
@@ -137,14 +145,30 @@ class Classifier:
         batch = (crops.astype(np.float32) / 255.0)[..., None]
         with self._lock:
             raw = self._runner.run(batch)
-        if raw.ndim != 2 or raw.shape[1] not in (DIGITS, DIGITS + 1):
-            raise ModelLoadError(f"{self.path} gives {raw.shape[1:]} outputs, not 10 or 11")
+        if raw.ndim != 2 or raw.shape[1] not in (DIGITS, DIGITS + 1, DIGITS + 2):
+            raise ModelLoadError(f"{self.path} gives {raw.shape[1:]} outputs, not 10 to 12")
         digits = raw[:, :DIGITS]
         if raw.shape[1] == DIGITS:
             return Scores(digits, np.ones(len(raw), np.float32))
         mass = digits.sum(axis=1, keepdims=True)
         probs = np.divide(digits, mass, out=np.full_like(digits, 1.0 / DIGITS), where=mass > 0)
-        return Scores(probs.astype(np.float32), np.clip(1.0 - raw[:, DIGITS], 0.0, 1.0))
+        if raw.shape[1] == DIGITS + 1:
+            return Scores(probs.astype(np.float32), np.clip(1.0 - raw[:, DIGITS], 0.0, 1.0))
+        mass = mass[:, 0]
+        return Scores(
+            probs.astype(np.float32),
+            _share(mass, raw[:, NOT_ONE_DIGIT], of_first=True),
+            _share(mass, raw[:, LETTERS], of_first=False),
+        )
+
+
+def _share(digits: np.ndarray, other: np.ndarray, of_first: bool) -> np.ndarray:
+    """``digits / (digits + other)`` (``of_first``) or ``other / (digits + other)``: one
+    kind's share of two softmax outputs, whatever the other outputs are."""
+    total = digits + other
+    part = digits if of_first else other
+    share = np.divide(part, total, out=np.full_like(total, 0.5), where=total > 0)
+    return np.clip(share, 0.0, 1.0).astype(np.float32)
 
 
 class _Runner:

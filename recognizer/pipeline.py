@@ -75,6 +75,7 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
                     top[indices],
                     lattice.digit_height,
                     set_apart=lattice.digit_height != segmentation.digit_height,
+                    letter_like=None if scores.letter_like is None else scores.letter_like[indices],
                 )
             )
             offset += count

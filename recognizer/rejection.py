@@ -20,6 +20,11 @@ number beside them stays a number. Such a row was set apart on its size alone, a
 network must confirm it: its writing needs no count of unlike crops to be no number,
 only the share (the edge of a highlight twice the digits' height is one unlike crop).
 
+With a model that has the "printed letters" output (``training.letter_output``), a crop
+it calls letters counts as unlike a digit too, and a line of more letters than not (a
+label beside a number, a line of print) is no number at all: the network reads an l, an
+i or an h's stem as a confident 1, so digit-likeness alone lets print through.
+
 The limits were set on the 1,226 tuning photos (generator, validation digits, at four
 sizes and cropped): none of them has more than 3 crops below ``UNLIKE_BELOW``, and
 ``MANY_UNLIKE`` is twice that, so a number with a few smudged digits stays a number.
@@ -44,6 +49,10 @@ UNLIKE_SHARE = 0.3
 #: surely.
 CLEAR_LINE_DIGITS = 3
 CLEAR_LINE_CONFIDENCE = 0.9
+#: A crop the network (with a "printed letters" output) gives at least this chance of
+#: being letters is no digit: it counts as unlike one, and a line of more letters than
+#: not is print, not a number.
+LETTERS_ABOVE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +69,37 @@ class LineReading:
     digit_height: float = 0.0
     #: Whether the line was read at a height of its own, not the photo's.
     set_apart: bool = False
+    #: Each crop's chance of being printed letters rather than a digit
+    #: (``Scores.letter_like``), or None when the model has no such output.
+    letter_like: np.ndarray | None = None
+
+    @property
+    def letters(self) -> np.ndarray:
+        """Which crops the network calls printed letters."""
+        if self.letter_like is None:
+            return np.zeros(len(self.crops), bool)
+        return self.letter_like >= LETTERS_ABOVE
+
+    @property
+    def unlike(self) -> np.ndarray:
+        """Which crops are unlike one whole digit, or letters."""
+        return (self.digit_like < UNLIKE_BELOW) | self.letters
 
     @property
     def is_writing(self) -> bool:
-        """Some crop of the line is like a digit (a line of none is a scrap or smudge)."""
-        return bool(len(self.crops)) and float(self.digit_like.max()) >= NO_WRITING_BELOW
+        """Some crop of the line is like a digit (a line of none is a scrap or smudge),
+        and most are no letters (a line of print, a label)."""
+        return (
+            bool(len(self.crops))
+            and float(self.digit_like.max()) >= NO_WRITING_BELOW
+            and np.count_nonzero(self.letters) <= len(self.crops) // 2
+        )
 
     @property
     def is_clear(self) -> bool:
         return (
             len(self.crops) >= CLEAR_LINE_DIGITS
-            and float(self.digit_like.min()) >= UNLIKE_BELOW
+            and not self.unlike.any()
             and float(self.confidence.min()) >= CLEAR_LINE_CONFIDENCE
         )
 
@@ -78,7 +107,7 @@ class LineReading:
 def digit_lines(readings: list[LineReading]) -> list[LineReading]:
     """The readings to report, in their order (see the module's docstring)."""
     # Scraps and smudges count too: a photo of texture is full of them.
-    unlike = [reading.digit_like < UNLIKE_BELOW for reading in readings]
+    unlike = [reading.unlike for reading in readings]
     many = sum(int(np.count_nonzero(flags)) for flags in unlike) >= MANY_UNLIKE
     kept = []
     for height in {reading.digit_height for reading in readings}:

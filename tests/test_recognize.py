@@ -372,8 +372,35 @@ def test_a_model_with_other_outputs_is_refused(tmp_path) -> None:
     from recognizer.types import ModelLoadError
 
     inputs = keras.Input((28, 28, 1))
-    outputs = keras.layers.Dense(12, activation="softmax")(keras.layers.Flatten()(inputs))
-    path = tmp_path / "twelve.keras"
+    outputs = keras.layers.Dense(13, activation="softmax")(keras.layers.Flatten()(inputs))
+    path = tmp_path / "thirteen.keras"
     keras.Model(inputs, outputs).save(path)
-    with pytest.raises(ModelLoadError, match="not 10 or 11"):
+    with pytest.raises(ModelLoadError, match="not 10 to 12"):
         Classifier.load(path)
+
+
+def test_a_letters_output_changes_nothing_said_of_digits(tmp_path, mnist_test) -> None:
+    """The twelfth output ("printed letters") is one more softmax output: the ten digit
+    probabilities and the digit-likeness are ratios it leaves alone."""
+    keras = pytest.importorskip("keras")
+    from recognizer.classifier import Classifier
+
+    def model(outputs: int, kernel: np.ndarray, bias: np.ndarray, path) -> Classifier:
+        inputs = keras.Input((28, 28, 1))
+        dense = keras.layers.Dense(outputs, activation="softmax")
+        net = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+        dense.set_weights([kernel, bias])
+        net.save(path)
+        return Classifier.load(path)
+
+    rng = np.random.default_rng(0)
+    kernel, bias = rng.normal(0, 0.05, (784, 12)), rng.normal(0, 1, 12)
+    eleven = model(11, kernel[:, :11], bias[:11], tmp_path / "eleven.keras")
+    twelve = model(12, kernel, bias, tmp_path / "twelve.keras")
+    x, _ = mnist_test
+    before, after = eleven.score(x[:64]), twelve.score(x[:64])
+    np.testing.assert_allclose(after.probs, before.probs, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(after.digit_like, before.digit_like, rtol=1e-4, atol=1e-6)
+    assert before.letter_like is None
+    assert after.letter_like is not None and after.letter_like.shape == (64,)
+    assert 0.0 < after.letter_like.min() <= after.letter_like.max() < 1.0

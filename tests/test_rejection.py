@@ -8,6 +8,7 @@ import pytest
 from recognizer.rejection import (
     CLEAR_LINE_CONFIDENCE,
     CLEAR_LINE_DIGITS,
+    LETTERS_ABOVE,
     MANY_UNLIKE,
     NO_WRITING_BELOW,
     UNLIKE_BELOW,
@@ -112,3 +113,34 @@ def test_writing_set_apart_by_its_size_must_look_like_digits() -> None:
     assert digit_lines([number, blot]) == [number]
     smudge = reading([NO_WRITING_BELOW * 2], start=4)
     assert digit_lines([number, smudge]) == [number, smudge]
+
+
+def lettered(likeness: list[float], letters: list[float], start: int = 0) -> LineReading:
+    base = reading(likeness, start=start)
+    return LineReading(
+        base.crops, base.digit_like, base.confidence, letter_like=np.array(letters, np.float32)
+    )
+
+
+def test_a_line_mostly_of_letters_is_print() -> None:
+    """A label beside a number: the network's "printed letters" output calls most of its
+    crops letters (however digit-like they look), and the line is no number. One crop
+    taken for a letter in a number's line leaves the line as it is."""
+    label = lettered([0.99, 0.9, 0.95], [LETTERS_ABOVE + 0.3, LETTERS_ABOVE, 0.1])
+    number = lettered([0.99] * 4, [0.01, LETTERS_ABOVE + 0.1, 0.0, 0.0], start=3)
+    assert not label.is_writing and number.is_writing
+    assert digit_lines([label, number]) == [number]
+    assert not number.is_clear
+
+
+def test_letters_count_as_unlike_a_digit() -> None:
+    """A page of print: lines of half letters each stay writing, but their letters
+    together make it no number, and only a clear line is kept."""
+    half = [0.9, 0.1, 0.9, 0.1]
+    print_lines = [lettered([0.99] * 4, half, start=4 * k) for k in range(3)]
+    assert all(line.is_writing for line in print_lines)
+    clear = lettered([0.99] * 3, [0.0] * 3, start=20)
+    assert digit_lines([*print_lines, clear]) == [clear]
+    # Without the letters output, the same crops are a number of confident digits.
+    plain = [reading([0.99] * 4, start=4 * k) for k in range(3)]
+    assert digit_lines(plain) == plain

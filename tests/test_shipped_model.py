@@ -43,9 +43,9 @@ def test_model_card_matches_reality(shipped_probs: np.ndarray, mnist_test, mnist
     _, y = mnist_test
     info = read_model_info(shipped_model_path())
     card = info.card
-    assert info.version == "v2"
-    assert card["outputs"] == 11
-    assert card["training"]["init"].endswith("digitbot-v1.keras")
+    assert info.version == "v3"
+    assert card["outputs"] == 12
+    assert card["training"]["init"].endswith("digitbot-v2.keras")
     assert info.test_accuracy == pytest.approx(
         float((shipped_probs.argmax(1) == y).mean()), abs=1e-4
     )
@@ -84,3 +84,43 @@ def test_shipped_model_knows_a_digit_from_two_or_half_of_one(mnist_test) -> None
     assert (like["single"] < 0.5).mean() <= 0.05
     assert np.median(like["pair"]) <= 0.6
     assert np.median(like["half"]) <= 0.6
+
+
+def test_shipped_model_reads_digits_as_the_model_it_grew_from(mnist_test) -> None:
+    """v3 is v2 with the "printed letters" output added (``training.letter_output``):
+    every digit probability and every "one whole digit" is v2's, down to float rounding."""
+    x, _ = mnist_test
+    v3 = Classifier.load(shipped_model_path()).score(x[:2000])
+    v2 = Classifier.load(shipped_model_path().with_name("digitbot-v2.tflite")).score(x[:2000])
+    np.testing.assert_allclose(v3.probs, v2.probs, atol=1e-5)
+    np.testing.assert_allclose(v3.digit_like, v2.digit_like, atol=1e-5)
+    assert v2.letter_like is None
+
+
+def test_shipped_model_knows_print_from_handwriting(mnist_test) -> None:
+    """Printed words (letters like no digit, in OpenCV's fonts), cut into letters the way
+    the segmentation would, are letters; MNIST test digits are not."""
+    import cv2
+
+    from recognizer.ink import label_components
+    from recognizer.normalization import normalize_batch
+
+    page = np.zeros((120, 1400), np.uint8)
+    fonts = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX)
+    for k, font in enumerate(fonts):
+        cv2.putText(page[40 * k : 40 * k + 40], "Kitchen meter reading", (5, 32), font, 1.1, 255, 2)
+    _, labels, stats = label_components(page)
+    letters = [
+        (labels[y : y + h, x : x + w] == index).astype(np.uint8) * 255
+        for index, (x, y, w, h, area) in enumerate(stats)
+        if index and h >= 12 and w >= 0.4 * h
+    ]
+    classifier = Classifier.load(shipped_model_path())
+    printed = classifier.score(normalize_batch(letters)).letter_like
+    x, _ = mnist_test
+    written = classifier.score(x[:1000]).letter_like
+    print(f"letters called letters {np.mean(printed >= 0.5):.2f}")
+    print(f"digits called letters {np.mean(written >= 0.5):.4f}")
+    assert len(letters) >= 30
+    assert np.mean(printed >= 0.5) >= 0.6
+    assert np.mean(written >= 0.5) <= 0.01

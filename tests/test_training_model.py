@@ -102,3 +102,19 @@ def test_fine_tuning_starts_from_a_model_and_grows_its_head(tmp_path, mnist_test
     (tmp_path / "junk.keras").write_bytes(b"not a model")
     with pytest.raises(DataError, match="cannot start from"):
         initial_model(TrainConfig(init=tmp_path / "junk.keras"), classes=11)
+
+
+def test_fine_tuning_a_model_with_the_letters_output_leaves_it_out(tmp_path) -> None:
+    """The "printed letters" output is added after training (``training.letter_output``):
+    a model that has it starts a run with its other outputs as they are."""
+    from training.train import TrainConfig, initial_model
+
+    twelve = build_model(classes=12)
+    path = tmp_path / "twelve.keras"
+    twelve.save(path)
+    started = initial_model(TrainConfig(init=path), classes=11)
+    assert started.output_shape == (None, 11)
+    kernel, bias = twelve.get_layer("probs").get_weights()
+    started_kernel, started_bias = started.get_layer("probs").get_weights()
+    np.testing.assert_array_equal(started_kernel, kernel[:, :11])
+    np.testing.assert_array_equal(started_bias, bias[:11])

@@ -287,7 +287,8 @@ def prepare_data(
 
 def initial_model(config: TrainConfig, classes: int):
     """Fresh weights, or ``config.init``'s; a ten-output model given an eleventh output
-    (its ten kept as they are, the new one starting near zero) when ``classes`` is 11."""
+    (its ten kept as they are, the new one starting near zero) when ``classes`` is 11,
+    and a model's outputs after ``classes`` (the "printed letters" one) left out."""
     import keras
 
     from .model import build_model
@@ -306,6 +307,10 @@ def initial_model(config: TrainConfig, classes: int):
             weights = start.get_layer(layer.name).get_weights()
         except ValueError as exc:
             raise DataError(f"{config.init} is not a digitbot model: {exc}") from exc
+        if layer.name == "probs" and weights[0].shape[1] > classes:
+            # A model with the "printed letters" output (``training.letter_output``):
+            # that output is added after training, not trained with the rest.
+            weights = [weights[0][:, :classes], weights[1][:classes]]
         if layer.name == "probs" and weights[0].shape[1] < classes:
             kernel, bias = layer.get_weights()
             kept = weights[0].shape[1]
