@@ -4,8 +4,8 @@ digits: ``python -m training.letter_output --init models/digitbot-v2.keras ...``
 The network has never seen a letter: to it an l, an i or the stem of an h is a 1 and an
 o a 0, so printed labels beside a number and pages of print come back as digits
 (``bench.no_number``). Retraining the whole network on letters changes how it reads digits
-too (three such models each read 7-21 fewer of the 1,226 tuning photos; see
-``bench/README.md``). Instead, a twelfth output (``photo_crops.LETTER``) is added and only
+too (three such models each read 7-21 fewer of the 1,226 tuning photos; see the
+README's "Training"). Instead, a twelfth output (``photo_crops.LETTER``) is added and only
 its own weights learn: one column of the last layer, on the network's frozen features of
 the recognizer's crops of photos with printed words beside their numbers
 (``training.photo_crops`` with ``letters``), with MNIST digits as more examples of what
