@@ -147,26 +147,31 @@ class Classifier:
             raw = self._runner.run(batch)
         if raw.ndim != 2 or raw.shape[1] not in (DIGITS, DIGITS + 1, DIGITS + 2):
             raise ModelLoadError(f"{self.path} gives {raw.shape[1:]} outputs, not 10 to 12")
-        digits = raw[:, :DIGITS]
-        if raw.shape[1] == DIGITS:
-            return Scores(digits, np.ones(len(raw), np.float32))
-        mass = digits.sum(axis=1, keepdims=True)
-        probs = np.divide(digits, mass, out=np.full_like(digits, 1.0 / DIGITS), where=mass > 0)
-        if raw.shape[1] == DIGITS + 1:
-            return Scores(probs.astype(np.float32), np.clip(1.0 - raw[:, DIGITS], 0.0, 1.0))
-        mass = mass[:, 0]
-        return Scores(
-            probs.astype(np.float32),
-            _share(mass, raw[:, NOT_ONE_DIGIT], of_first=True),
-            _share(mass, raw[:, LETTERS], of_first=False),
-        )
+        return scores_from_outputs(raw)
 
 
-def _share(digits: np.ndarray, other: np.ndarray, of_first: bool) -> np.ndarray:
-    """``digits / (digits + other)`` (``of_first``) or ``other / (digits + other)``: one
-    kind's share of two softmax outputs, whatever the other outputs are."""
-    total = digits + other
-    part = digits if of_first else other
+def scores_from_outputs(raw: np.ndarray) -> Scores:
+    """``Scores`` from a model's softmax outputs (N, 10 to 12): the ten digits, then
+    "not one digit" and "printed letters" if the model has them."""
+    digits = raw[:, :DIGITS]
+    if raw.shape[1] == DIGITS:
+        return Scores(digits, np.ones(len(raw), np.float32))
+    mass = digits.sum(axis=1, keepdims=True)
+    probs = np.divide(digits, mass, out=np.full_like(digits, 1.0 / DIGITS), where=mass > 0)
+    if raw.shape[1] == DIGITS + 1:
+        return Scores(probs.astype(np.float32), np.clip(1.0 - raw[:, DIGITS], 0.0, 1.0))
+    mass = mass[:, 0]
+    return Scores(
+        probs.astype(np.float32),
+        _share(mass, raw[:, NOT_ONE_DIGIT]),
+        _share(raw[:, LETTERS], mass),
+    )
+
+
+def _share(part: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """``part / (part + other)``: one kind's share of two softmax outputs, whatever the
+    other outputs are."""
+    total = part + other
     share = np.divide(part, total, out=np.full_like(total, 0.5), where=total > 0)
     return np.clip(share, 0.0, 1.0).astype(np.float32)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recognizer.classifier import DIGITS
+from recognizer.classifier import DIGITS, scores_from_outputs
 
 from .photo_crops import LETTER, photo_crops
 
@@ -118,8 +118,7 @@ def letter_figures(
     def called_letters(images: np.ndarray) -> float:
         x = (images.astype(np.float32) / 255.0)[..., None]
         raw = np.asarray(model.predict(x, batch_size=1024, verbose=0))
-        share = raw[:, LETTER] / (raw[:, :DIGITS].sum(axis=1) + raw[:, LETTER])
-        return float((share >= 0.5).mean())
+        return float((scores_from_outputs(raw).letter_like >= 0.5).mean())
 
     return LetterFigures(
         letters_found=called_letters(crops_images[crops_labels == LETTER]),

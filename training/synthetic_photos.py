@@ -48,7 +48,7 @@ TOUCHING_PROBABILITY = 0.05
 
 #: Letters whose printed shapes are like no digit (no l, o, s, z, b, g, q, c, u, y...):
 #: the words of a ``words`` photo use only these, so that every crop of them is clearly
-#: "not one digit" to the network that learns from them.
+#: letters, not a digit, to the network that learns from them.
 UNLIKE_DIGITS = "adefhkmnprtvwxEFHKMNPRVWX"
 #: A written word's letters, and the word's height over the digits'.
 WORD_LETTERS = (2, 7)
