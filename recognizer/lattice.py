@@ -78,6 +78,18 @@ class LineLattice:
     #: The digit height (pixels) the line's pieces were judged against.
     digit_height: float = 0.0
 
+    @property
+    def smallest_crops(self) -> list[int]:
+        """The crops between neighbouring boundaries: each piece of the line on its own,
+        and each part of a piece a cut goes through. What the line holds, whichever of
+        them a reading chooses or merges."""
+        found = {
+            index
+            for (start, end), index in zip(self.spans, self.span_crops, strict=True)
+            if end == start + 1 and index != EMPTY
+        }
+        return sorted(found)
+
 
 def _is_complete(piece: Piece, digit_height: float) -> bool:
     return piece.h >= 0.7 * digit_height

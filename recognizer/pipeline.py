@@ -3,11 +3,12 @@
 decode (``image_io``) -> find candidate digits (``segmentation``) -> 28x28 crops
 (``normalization``) -> one ``Classifier.predict`` call for all of them -> the European-1
 prior (``styles``) -> the best reading of each line (``lattice.choose_segments``) -> the
-lines that are digits at all (``rejection``) -> a second look at the unsure digits of
-those readings (``second_look``) -> ``Recognition`` with boxes mapped back to the
-original photo and the image worked on, for the renderer. ``Digit.probs`` are the
-network's softmax, with the one documented adjustment of ``styles``, averaged over the
-second look's variants for a digit read below ``second_look.REREAD_BELOW``.
+lines that are digits at all, judged by their readings and all their pieces
+(``rejection``) -> a second look at the unsure digits of those readings
+(``second_look``) -> ``Recognition`` with boxes mapped back to the original photo and
+the image worked on, for the renderer. ``Digit.probs`` are the network's softmax, with
+the one documented adjustment of ``styles``, averaged over the second look's variants for
+a digit read below ``second_look.REREAD_BELOW``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .classifier import Classifier
 from .image_io import ImageSource, LoadedImage, load_image
 from .lattice import Crop, choose_segments
 from .normalization import normalize_batch
-from .rejection import LineReading, digit_lines
+from .rejection import LineReading, digit_lines, print_share
 from .second_look import REREAD_BELOW, reread
 from .segmentation import MAX_CANDIDATES, segment
 from .styles import apply_style_priors
@@ -68,6 +69,14 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
             digit_like = scores.digit_like[offset : offset + count]
             path = choose_segments(lattice, probs[offset : offset + count], digit_like)
             indices = offset + np.asarray(path, dtype=np.intp)
+            printed = 0.0
+            if scores.letter_like is not None:
+                smallest = lattice.smallest_crops
+                printed = print_share(
+                    scores.letter_like[offset + np.asarray(smallest, dtype=np.intp)],
+                    np.array([lattice.crops[k].h for k in smallest], np.float64),
+                    lattice.digit_height,
+                )
             readings.append(
                 LineReading(
                     tuple(indices.tolist()),
@@ -76,6 +85,7 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
                     lattice.digit_height,
                     set_apart=lattice.digit_height != segmentation.digit_height,
                     letter_like=None if scores.letter_like is None else scores.letter_like[indices],
+                    print_share=printed,
                 )
             )
             offset += count

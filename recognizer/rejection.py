@@ -25,6 +25,14 @@ it calls letters counts as unlike a digit too, and a line of more letters than n
 label beside a number, a line of print) is no number at all: the network reads an l, an
 i or an h's stem as a confident 1, so digit-likeness alone lets print through.
 
+A line's reading may hold only a few of its crops, though: the lattice skips the letters
+the network calls no digit, and keeps what reads as one ("Gas total:" read as "06", its
+o a 0 and its a a 6). So a line is also judged by all it holds, chosen or not: when at
+least half of its smallest crops (each piece on its own, ``LineLattice.smallest_crops``,
+of at least half the line's height: dots, commas and scraps say nothing) are letters,
+and at least two, the line is print (``print_share``). A number's pieces are digits: one
+of them taken for letters changes nothing, and a lone digit is never judged this way.
+
 The limits were set on the 1,226 tuning photos (generator, validation digits, at four
 sizes and cropped): none of them has more than 3 crops below ``UNLIKE_BELOW``, and
 ``MANY_UNLIKE`` is twice that, so a number with a few smudged digits stays a number.
@@ -53,6 +61,12 @@ CLEAR_LINE_CONFIDENCE = 0.9
 #: being letters is no digit: it counts as unlike one, and a line of more letters than
 #: not is print, not a number.
 LETTERS_ABOVE = 0.8
+#: A line is print when at least this share of its smallest crops are letters...
+PRINT_LINE_SHARE = 0.5
+#: ...and at least this many...
+PRINT_MIN_LETTERS = 2
+#: ...counting the crops at least this fraction of the line's digit height tall.
+PRINT_MIN_HEIGHT = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,9 @@ class LineReading:
     #: Each crop's chance of being printed letters rather than a digit
     #: (``Scores.letter_like``), or None when the model has no such output.
     letter_like: np.ndarray | None = None
+    #: The share of all the line's pieces, chosen or not, that are letters
+    #: (``print_share``): 0 without the "printed letters" output.
+    print_share: float = 0.0
 
     @property
     def letters(self) -> np.ndarray:
@@ -88,11 +105,13 @@ class LineReading:
     @property
     def is_writing(self) -> bool:
         """Some crop of the line is like a digit (a line of none is a scrap or smudge),
-        and most are no letters (a line of print, a label)."""
+        and most are no letters, nor most of the line's pieces (a line of print, a
+        label)."""
         return (
             bool(len(self.crops))
             and float(self.digit_like.max()) >= NO_WRITING_BELOW
             and np.count_nonzero(self.letters) <= len(self.crops) // 2
+            and self.print_share < PRINT_LINE_SHARE
         )
 
     @property
@@ -102,6 +121,17 @@ class LineReading:
             and not self.unlike.any()
             and float(self.confidence.min()) >= CLEAR_LINE_CONFIDENCE
         )
+
+
+def print_share(letter_like: np.ndarray, heights: np.ndarray, digit_height: float) -> float:
+    """The share of a line's smallest crops (their ``Scores.letter_like`` and heights)
+    that are letters, among those at least ``PRINT_MIN_HEIGHT`` of the line's digit
+    height tall; 0 when fewer than ``PRINT_MIN_LETTERS`` are."""
+    tall = np.asarray(heights, np.float64) >= PRINT_MIN_HEIGHT * digit_height
+    letters = np.asarray(letter_like)[tall] >= LETTERS_ABOVE
+    if np.count_nonzero(letters) < PRINT_MIN_LETTERS:
+        return 0.0
+    return float(np.mean(letters))
 
 
 def digit_lines(readings: list[LineReading]) -> list[LineReading]:

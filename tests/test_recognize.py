@@ -198,6 +198,19 @@ def test_a_number_written_far_larger_than_printed_words_around_it_is_read(
     )
 
 
+def test_a_printed_label_above_a_number_is_not_read(clear_digits, classifier) -> None:
+    """A label in bold print: the lattice skipped its letters but kept the o and the a
+    as the digits 0 and 6 (the code before read "06 4711"); all of the line's pieces,
+    chosen or not, say it is print."""
+    image, boxes = compose(["", "", "4711"], clear_digits)
+    cv2.putText(image, "Gas total:", (80, 140), cv2.FONT_HERSHEY_SIMPLEX, 2.4, 40, 3, cv2.LINE_AA)
+    result = recognize(png(image), classifier)
+    assert result.text == "4711"
+    assert all(
+        overlap(box, digit.box) > 0.7 for box, digit in zip(boxes, result.digits, strict=True)
+    )
+
+
 def test_bad_input_raises_a_friendly_error(classifier) -> None:
     with pytest.raises(NotAnImageError) as info:
         recognize(b"definitely not a photo", classifier)

@@ -11,10 +11,13 @@ from recognizer.rejection import (
     LETTERS_ABOVE,
     MANY_UNLIKE,
     NO_WRITING_BELOW,
+    PRINT_LINE_SHARE,
+    PRINT_MIN_HEIGHT,
     UNLIKE_BELOW,
     UNLIKE_SHARE,
     LineReading,
     digit_lines,
+    print_share,
 )
 
 
@@ -144,3 +147,41 @@ def test_letters_count_as_unlike_a_digit() -> None:
     # Without the letters output, the same crops are a number of confident digits.
     plain = [reading([0.99] * 4, start=4 * k) for k in range(3)]
     assert digit_lines(plain) == plain
+
+
+def test_print_share_counts_the_tall_pieces_and_needs_two_letters() -> None:
+    """Dots, commas and scraps (under half the line's height) say nothing either way,
+    and one piece taken for letters is no line of print."""
+    letter, digit = LETTERS_ABOVE + 0.1, 0.05
+    tall, short = 40.0, PRINT_MIN_HEIGHT * 40.0 - 1
+    assert print_share([letter, letter, digit], [tall, tall, tall], 40.0) == pytest.approx(2 / 3)
+    assert print_share([letter, letter, digit, digit], [tall, short, tall, tall], 40.0) == 0.0
+    assert print_share([letter, digit, digit, digit, digit], [tall] * 5, 40.0) == 0.0
+    assert print_share([letter, letter, digit, digit], [tall, tall, short, short], 40.0) == 1.0
+    assert print_share([], [], 40.0) == 0.0
+
+
+def test_a_line_whose_pieces_are_mostly_letters_is_print() -> None:
+    """ "Gas total:" read as "06": the lattice skipped the letters, and the two crops it
+    chose look like digits. All the line's pieces say it is print."""
+    chosen = LineReading(
+        (0, 1), np.array([0.97, 0.9], np.float32), np.array([0.98, 0.95], np.float32)
+    )
+    label = LineReading(
+        chosen.crops,
+        chosen.digit_like,
+        chosen.confidence,
+        letter_like=np.array([0.1, 0.2], np.float32),
+        print_share=PRINT_LINE_SHARE,
+    )
+    number = lettered([0.99] * 4, [0.0] * 4, start=2)
+    assert chosen.is_writing and not label.is_writing
+    assert digit_lines([label, number]) == [number]
+    mixed = LineReading(
+        label.crops,
+        label.digit_like,
+        label.confidence,
+        letter_like=label.letter_like,
+        print_share=PRINT_LINE_SHARE - 0.1,
+    )
+    assert digit_lines([mixed, number]) == [mixed, number]

@@ -514,6 +514,12 @@ def test_touching_digits_get_candidate_cuts() -> None:
     assert len(components_.pieces) == 1
     lattice = build_lattice(components_.pieces, components_.labels, components_.digit_height)
     assert len(lattice.positions) >= 3  # at least one cut inside the pair
+    # The smallest crops are the parts between neighbouring cuts, side by side.
+    parts = [lattice.crops[k] for k in lattice.smallest_crops]
+    assert len(parts) == len(lattice.positions) - 1
+    piece = components_.pieces[0]
+    assert all(part.w < piece.x1 - piece.x0 for part in parts)
+    assert sum(part.w for part in parts) >= 0.9 * (piece.x1 - piece.x0)
 
 
 def test_a_long_bar_does_not_take_the_cuts_from_where_it_joins_the_next_digit() -> None:
