@@ -105,8 +105,8 @@ class LineReading:
     @property
     def is_writing(self) -> bool:
         """Some crop of the line is like a digit (a line of none is a scrap or smudge),
-        and most are no letters, nor most of the line's pieces (a line of print, a
-        label)."""
+        and neither most of them nor half of the line's pieces are letters (a line of
+        print, a label)."""
         return (
             bool(len(self.crops))
             and float(self.digit_like.max()) >= NO_WRITING_BELOW

@@ -162,8 +162,8 @@ def test_print_share_counts_the_tall_pieces_and_needs_two_letters() -> None:
 
 
 def test_a_line_whose_pieces_are_mostly_letters_is_print() -> None:
-    """ "Gas total:" read as "06": the lattice skipped the letters, and the two crops it
-    chose look like digits. All the line's pieces say it is print."""
+    """A label, "Gas total:", read as "06": the lattice skipped the letters, and the two
+    crops it chose look like digits. All the line's pieces say it is print."""
     chosen = LineReading(
         (0, 1), np.array([0.97, 0.9], np.float32), np.array([0.98, 0.95], np.float32)
     )
