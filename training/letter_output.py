@@ -26,7 +26,7 @@ import numpy as np
 
 from recognizer.classifier import DIGITS, scores_from_outputs
 
-from .photo_crops import LETTER, photo_crops
+from .photo_crops import LETTER, NOT_A_DIGIT, photo_crops
 
 #: The layer whose input are the features, and whose weights gain the new column.
 LAST_LAYER = "probs"
@@ -184,8 +184,8 @@ def run(init: Path, data: Path | None, photos: int, seed: int, version: str, out
                 "source": Path(mnist.source).name,
                 "sha256": mnist.checksum,
                 "letter_output_from": str(init),
-                "photo_digit_crops": int(counts[:10].sum()),
-                "photo_not_digit_crops": int(counts[10]),
+                "photo_digit_crops": int(counts[:DIGITS].sum()),
+                "photo_not_digit_crops": int(counts[NOT_A_DIGIT]),
                 "photo_letter_crops": int(counts[LETTER]),
                 "mnist_digits": MNIST_DIGITS,
             },

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from recognizer.classifier import LETTERS, NOT_ONE_DIGIT
 from recognizer.image_io import load_image
 from recognizer.normalization import normalize_batch
 from recognizer.pipeline import box_in_photo
@@ -45,13 +46,14 @@ MATCH_IOU = 0.6
 STRAY_IOU = 0.35
 #: ...or holds this much of two digits' boxes (touching digits read as one).
 COVERS_DIGIT = 0.4
-#: The label of a crop that is not one whole digit.
-NOT_A_DIGIT = 10
+#: The label of a crop that is not one whole digit: the classifier's output for it.
+NOT_A_DIGIT = NOT_ONE_DIGIT
 #: Seeds of training photos start here, far from the accuracy test's (0-199) and the
 #: benchmark's.
 SEED_BASE = 1_000_000
-#: The label of a crop of printed words (a letter, a few of them, a word).
-LETTER = 11
+#: The label of a crop of printed words (a letter, a few of them, a word): the
+#: classifier's "printed letters" output.
+LETTER = LETTERS
 #: With ``letters``, every this many photos one has printed words beside its number
 #: (``make_photo``'s ``words``): their crops teach the network that letters are not
 #: digits, so that a label on a form or a page of print is not read as a number.
