@@ -69,8 +69,9 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
             digit_like = scores.digit_like[offset : offset + count]
             path = choose_segments(lattice, probs[offset : offset + count], digit_like)
             indices = offset + np.asarray(path, dtype=np.intp)
-            printed = 0.0
+            letter_like, printed = None, 0.0
             if scores.letter_like is not None:
+                letter_like = scores.letter_like[indices]
                 smallest = lattice.smallest_crops
                 printed = print_share(
                     scores.letter_like[offset + np.asarray(smallest, dtype=np.intp)],
@@ -84,7 +85,7 @@ def recognize(image: ImageSource, classifier: Classifier | None = None) -> Recog
                     top[indices],
                     lattice.digit_height,
                     set_apart=lattice.digit_height != segmentation.digit_height,
-                    letter_like=None if scores.letter_like is None else scores.letter_like[indices],
+                    letter_like=letter_like,
                     print_share=printed,
                 )
             )
